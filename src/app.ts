@@ -1,0 +1,64 @@
+// The application as a Fastify plugin: external plugins, then deputy's plugins, then routes.
+// server.ts and the tests both register it on a Fastify built with fastifyOptions().
+import type { FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import type { Database } from './db/database.js'
+import { apiClientsRoutes } from './modules/api-clients/api-clients.routes.js'
+import { auditRoutes } from './modules/audit/audit.routes.js'
+import { customersRoutes } from './modules/customers/customers.routes.js'
+import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
+import { healthRoutes } from './modules/health/health.routes.js'
+import auth from './plugins/auth.js'
+import errorHandler from './plugins/error-handler.js'
+import idempotency from './plugins/idempotency.js'
+import rateLimit from './plugins/rate-limit.js'
+import requestContext, { genReqId } from './plugins/request-context.js'
+import swagger from './plugins/swagger.js'
+import { createServices } from './services.js'
+
+export const BODY_LIMIT_BYTES = 64 * 1024
+
+export function fastifyOptions (config: Pick<Config, 'trustProxy'>, logger: Logger): FastifyServerOptions {
+  return {
+    loggerInstance: logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId,
+    requestIdHeader: false,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    // Unknown fields are an error, not silently dropped; report every problem at once.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } }
+  }
+}
+
+export interface AppOptions {
+  config: Config
+  database: Database
+}
+
+// Wrapped with fastify-plugin so the decorators it adds (swagger(), authorize) are visible to
+// whoever registers it, e.g. scripts that build the OpenAPI document.
+export const app = fp<AppOptions>(async function deputyApp (fastify, { config, database }) {
+  const services = createServices(database.prisma)
+  if (config.bootstrapAdminToken !== undefined) {
+    const created = await services.apiClients.bootstrapAdmin(config.bootstrapAdminToken)
+    if (created !== null) fastify.log.info({ apiClientId: created }, 'created the bootstrap admin client from DEPUTY_BOOTSTRAP_ADMIN_TOKEN')
+  }
+
+  // deputy speaks JSON only: anything else is 415, not a string that fails validation.
+  fastify.removeContentTypeParser(['text/plain'])
+  await fastify.register(errorHandler)
+  await fastify.register(requestContext)
+  await fastify.register(swagger)
+  await fastify.register(rateLimit, config.rateLimit)
+  await fastify.register(auth, { prisma: database.prisma, apiClients: services.apiClients, audit: services.audit })
+  await fastify.register(idempotency, { idempotency: services.idempotency })
+
+  await fastify.register(healthRoutes, { ping: database.ping })
+  await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
+  await fastify.register(customersRoutes, { customers: services.customers })
+  await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })
+  await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
+}, { name: 'deputy' })

@@ -1,0 +1,102 @@
+// deputy's configuration: read once from the environment, validated, and passed down as one
+// typed object. Tests build it with loadConfig({...}) instead of touching process.env.
+import { resolve } from 'node:path'
+import type { DatabaseTarget } from './db/database.js'
+
+export interface RateLimitConfig {
+  /** Requests allowed per token (or per address, without a token) in each window. */
+  max: number
+  windowMs: number
+}
+
+export interface Config {
+  port: number
+  host: string
+  database: DatabaseTarget
+  migrateOnStart: boolean
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  bootstrapAdminToken: string | undefined
+  rateLimit: RateLimitConfig
+  /** Trust X-Forwarded-For from a reverse proxy for the audited source IP. */
+  trustProxy: boolean
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  constructor (readonly variable: string, message: string) {
+    super(`${variable}: ${message}`)
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+function integer (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function boolean (env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new ConfigError(name, `must be true or false, got "${raw}"`)
+}
+
+function oneOf<T extends string> (env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if ((allowed as readonly string[]).includes(raw)) return raw as T
+  throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`)
+}
+
+function databaseTarget (env: Env): DatabaseTarget {
+  const url = env.DATABASE_URL
+  if (url === undefined || url === '') {
+    return { kind: 'pglite', dataDir: resolve(env.DEPUTY_DATA_DIR ?? '.data') }
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgresql://user@host:port/database)')
+  }
+  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
+    throw new ConfigError('DATABASE_URL', `must start with postgresql://, got ${parsed.protocol}//`)
+  }
+  return { kind: 'postgres', url, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) }
+}
+
+function bootstrapToken (env: Env): string | undefined {
+  const token = env.DEPUTY_BOOTSTRAP_ADMIN_TOKEN
+  if (token === undefined || token === '') return undefined
+  // Whoever holds this token is an administrator: refuse anything guessable.
+  if (token.length < 32 || /\s/.test(token)) {
+    throw new ConfigError('DEPUTY_BOOTSTRAP_ADMIN_TOKEN', 'must be at least 32 characters without spaces (try `deputy api-clients create` output or `openssl rand -base64 32`)')
+  }
+  return token
+}
+
+export function loadConfig (env: Env = process.env): Config {
+  const database = databaseTarget(env)
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : '127.0.0.1',
+    database,
+    // The embedded database belongs to this process alone, so it is always brought up to date.
+    migrateOnStart: database.kind === 'pglite' || boolean(env, 'MIGRATE_ON_START', false),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    bootstrapAdminToken: bootstrapToken(env),
+    rateLimit: {
+      max: integer(env, 'RATE_LIMIT_MAX', 600, 1, 1_000_000),
+      windowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000)
+    },
+    trustProxy: boolean(env, 'TRUST_PROXY', false)
+  }
+}

@@ -1,0 +1,133 @@
+// API clients: who may call deputy, with which scopes, bound to which customer. Also resolves a
+// bearer token to its client for the auth plugin, and seeds the first admin from configuration.
+import type { PrismaClient } from '../../db/database.js'
+import type { Caller } from '../../lib/caller.js'
+import { AppError, notFound } from '../../lib/errors.js'
+import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
+import type { AuditRecorder } from '../audit/audit.recorder.js'
+import type { CustomersRepository } from '../customers/customers.repository.js'
+import type { ApiClientsRepository, ApiClientRow } from './api-clients.repository.js'
+import type { ApiClientView, CreateApiClientInput } from './api-clients.schemas.js'
+import { isScope, type Scope } from './scopes.js'
+import { generateToken, hashToken } from './tokens.js'
+
+export interface Deps {
+  prisma: PrismaClient
+  apiClientsRepository: ApiClientsRepository
+  customersRepository: Pick<CustomersRepository, 'findById'>
+  audit: AuditRecorder
+}
+
+export type TokenCheck =
+  | { ok: true, client: { id: string, customerId: string | null, scopes: Scope[] } }
+  | { ok: false, reason: 'unknown_token' | 'revoked_token', clientId: string | null }
+
+export function toApiClientView (row: ApiClientRow): ApiClientView {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes.filter(isScope),
+    customerId: row.customerId,
+    createdAt: row.createdAt.toISOString(),
+    revokedAt: row.revokedAt?.toISOString() ?? null
+  }
+}
+
+export function createApiClientsService (deps: Deps) {
+  const { prisma, apiClientsRepository: repo, customersRepository, audit } = deps
+
+  return {
+    async authenticate (token: string): Promise<TokenCheck> {
+      const row = await repo.findByTokenHash(prisma, hashToken(token))
+      if (row === null) return { ok: false, reason: 'unknown_token', clientId: null }
+      if (row.revokedAt !== null) return { ok: false, reason: 'revoked_token', clientId: row.id }
+      return { ok: true, client: { id: row.id, customerId: row.customerId, scopes: row.scopes.filter(isScope) } }
+    },
+
+    async create (caller: Caller, input: CreateApiClientInput): Promise<ApiClientView & { token: string }> {
+      const customerId = input.customerId ?? null
+      if (customerId !== null && input.scopes.includes('admin')) {
+        throw new AppError({ status: 400, code: 'admin_cannot_be_bound', title: 'Bad request', detail: 'an admin client reaches every customer and cannot be bound to one; drop customerId or the admin scope' })
+      }
+      const token = generateToken()
+      const row = await prisma.$transaction(async (tx) => {
+        if (customerId !== null && await customersRepository.findById(tx, { customerId: null }, customerId) === null) {
+          throw notFound('customer', customerId)
+        }
+        const created = await repo.insert(tx, { name: input.name, tokenHash: hashToken(token), scopes: input.scopes, customerId, createdBy: caller.actor.clientId })
+        await audit.record(tx, {
+          action: 'api_client.created',
+          outcome: 'success',
+          actorClientId: caller.actor.clientId,
+          request: caller.request,
+          customerId,
+          resourceType: 'api_client',
+          resourceId: created.id,
+          details: { name: created.name, scopes: created.scopes }
+        })
+        return created
+      })
+      return { ...toApiClientView(row), token }
+    },
+
+    async list (query: { limit?: number | undefined, cursor?: string | undefined }): Promise<Page<ApiClientView>> {
+      const limit = query.limit ?? 50
+      const after = query.cursor === undefined ? undefined : decodeCreatedCursor(query.cursor)
+      const rows = await repo.list(prisma, {
+        limit,
+        after
+      })
+      return toPage(rows, limit, toApiClientView, createdCursorKey)
+    },
+
+    async revoke (caller: Caller, id: string): Promise<ApiClientView> {
+      return prisma.$transaction(async (tx) => {
+        const existing = await repo.findById(tx, id)
+        if (existing === null) throw notFound('API client', id)
+        if (existing.revokedAt !== null) return toApiClientView(existing)
+        await repo.revoke(tx, id, new Date())
+        await audit.record(tx, {
+          action: 'api_client.revoked',
+          outcome: 'success',
+          actorClientId: caller.actor.clientId,
+          request: caller.request,
+          customerId: existing.customerId,
+          resourceType: 'api_client',
+          resourceId: id
+        })
+        const revoked = await repo.findById(tx, id)
+        return toApiClientView(revoked ?? existing)
+      })
+    },
+
+    /**
+     * Creates an admin client holding exactly `token` when no active admin exists yet: how the
+     * first operator gets in. Returns the new client's id, or null when nothing was needed.
+     */
+    async bootstrapAdmin (token: string): Promise<string | null> {
+      // Replicas starting together race here; the unique token hash lets exactly one win.
+      return prisma.$transaction(async (tx) => {
+        if (await repo.countActiveAdmins(tx) > 0) return null
+        const tokenHash = hashToken(token)
+        const existing = await repo.findByTokenHash(tx, tokenHash)
+        if (existing !== null) return null
+        const created = await repo.insert(tx, { name: 'bootstrap admin', tokenHash, scopes: ['admin'], customerId: null, createdBy: null })
+        await audit.record(tx, {
+          action: 'api_client.bootstrapped',
+          outcome: 'success',
+          actorClientId: null,
+          request: null,
+          resourceType: 'api_client',
+          resourceId: created.id,
+          details: { source: 'DEPUTY_BOOTSTRAP_ADMIN_TOKEN' }
+        })
+        return created.id
+      }).catch((error: unknown) => {
+        if (repo.isTokenHashConflict(error)) return null
+        throw error
+      })
+    }
+  }
+}
+
+export type ApiClientsService = ReturnType<typeof createApiClientsService>

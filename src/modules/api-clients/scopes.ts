@@ -1,0 +1,16 @@
+// The permissions an API client can hold. `admin` implies every other scope.
+export const SCOPES = [
+  'admin',
+  'customers:read',
+  'customers:write',
+  'external-ids:read',
+  'external-ids:write',
+  'audit:read'
+] as const
+
+export type Scope = typeof SCOPES[number]
+
+export const hasScope = (held: readonly Scope[], needed: Scope): boolean =>
+  held.includes('admin') || held.includes(needed)
+
+export const isScope = (value: string): value is Scope => (SCOPES as readonly string[]).includes(value)

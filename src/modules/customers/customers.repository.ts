@@ -1,0 +1,42 @@
+// Prisma queries for customers; every read takes the caller's tenant scope.
+import type { PrismaClient } from '../../db/database.js'
+import type { Customer } from '../../generated/prisma/client.js'
+import type { TenantScope } from '../../lib/caller.js'
+
+type Db = Pick<PrismaClient, 'customer'>
+
+export type CustomerRow = Customer
+
+export interface KeysetAfter { createdAt: Date, id: string }
+
+export function createCustomersRepository () {
+  return {
+    /** Returns null when externalRef is already taken. */
+    // ON CONFLICT DO NOTHING rather than catching P2002: a failed statement would abort the
+    // surrounding transaction.
+    async insert (db: Db, data: { name: string, externalRef: string | null }): Promise<CustomerRow | null> {
+      const [created] = await db.customer.createManyAndReturn({ data: [data], skipDuplicates: true })
+      return created ?? null
+    },
+    findById (db: Db, scope: TenantScope, id: string) {
+      if (scope.customerId !== null && scope.customerId !== id) return Promise.resolve(null)
+      return db.customer.findUnique({ where: { id } })
+    },
+    findByExternalRef (db: Db, scope: TenantScope, externalRef: string) {
+      return db.customer.findFirst({ where: { externalRef, id: scope.customerId ?? undefined } })
+    },
+    list (db: Db, scope: TenantScope, page: { limit: number, after?: KeysetAfter | undefined }) {
+      const { after } = page
+      return db.customer.findMany({
+        where: {
+          id: scope.customerId ?? undefined,
+          ...(after === undefined ? {} : { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] })
+        },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: page.limit + 1
+      })
+    }
+  }
+}
+
+export type CustomersRepository = ReturnType<typeof createCustomersRepository>

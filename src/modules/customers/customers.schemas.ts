@@ -1,0 +1,28 @@
+// Shapes of /v1/customers.
+import { Type, type Static } from 'typebox'
+import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
+
+export const CustomerSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  externalRef: Type.Union([Type.String(), Type.Null()], { description: "The vendor's own identifier for this customer; unique." }),
+  status: Type.Union([Type.Literal('active'), Type.Literal('suspended')]),
+  createdAt: Type.String({ format: 'date-time' })
+}, { additionalProperties: false })
+
+export const CreateCustomerSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  externalRef: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Printable ASCII without spaces.' }))
+}, { additionalProperties: false })
+
+export const CustomerParamsSchema = Type.Object({ customerId: Type.String({ format: 'uuid' }) })
+
+export const ListCustomersQuerySchema = Type.Object({
+  limit: Type.Optional(LimitSchema),
+  cursor: Type.Optional(CursorSchema)
+}, { additionalProperties: false })
+
+export const CustomerPageSchema = PageOf(CustomerSchema)
+
+export type CustomerView = Static<typeof CustomerSchema>
+export type CreateCustomerInput = Static<typeof CreateCustomerSchema>

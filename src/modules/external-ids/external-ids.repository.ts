@@ -1,0 +1,54 @@
+// Prisma queries for external IDs. There is deliberately no method that changes a value: the
+// only write after insert is retire(), and the database trigger refuses anything else.
+import type { PrismaClient } from '../../db/database.js'
+import type { ExternalId } from '../../generated/prisma/client.js'
+import type { TenantScope } from '../../lib/caller.js'
+import type { KeysetAfter } from '../customers/customers.repository.js'
+
+type Db = Pick<PrismaClient, 'externalId'>
+
+export type ExternalIdRow = ExternalId
+
+export function createExternalIdsRepository () {
+  return {
+    /**
+     * Inserts an active external ID, or returns null when the (customer, account) pair already
+     * has one. ON CONFLICT DO NOTHING waits for a concurrent insert to commit, then yields.
+     */
+    async insertActive (db: Db, data: { customerId: string, awsAccountId: string, value: string }): Promise<ExternalIdRow | null> {
+      const [created] = await db.externalId.createManyAndReturn({ data: [data], skipDuplicates: true })
+      return created ?? null
+    },
+    findById (db: Db, scope: TenantScope, id: string) {
+      return db.externalId.findFirst({ where: { id, customerId: scope.customerId ?? undefined } })
+    },
+    findActive (db: Db, scope: TenantScope, customerId: string, awsAccountId: string) {
+      if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve(null)
+      return db.externalId.findFirst({ where: { customerId, awsAccountId, status: 'active' } })
+    },
+    list (db: Db, scope: TenantScope, customerId: string, filter: { awsAccountId?: string | undefined, status?: 'active' | 'retired' | undefined }, page: { limit: number, after?: KeysetAfter | undefined }) {
+      if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve([])
+      const { after } = page
+      return db.externalId.findMany({
+        where: {
+          customerId,
+          awsAccountId: filter.awsAccountId,
+          status: filter.status,
+          ...(after === undefined ? {} : { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] })
+        },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: page.limit + 1
+      })
+    },
+    /** Moves an active ID to retired; returns false when it was not active any more. */
+    async retire (db: Db, scope: TenantScope, id: string, reason: string, at: Date): Promise<boolean> {
+      const { count } = await db.externalId.updateMany({
+        where: { id, status: 'active', customerId: scope.customerId ?? undefined },
+        data: { status: 'retired', retiredAt: at, retireReason: reason }
+      })
+      return count === 1
+    }
+  }
+}
+
+export type ExternalIdsRepository = ReturnType<typeof createExternalIdsRepository>

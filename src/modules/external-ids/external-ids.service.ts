@@ -1,0 +1,104 @@
+// The external-ID registry: one random, immutable ID per customer AWS account (AWS SEC03-BP09).
+import { randomUUID } from 'node:crypto'
+import type { PrismaClient } from '../../db/database.js'
+import { tenantOf, type Caller } from '../../lib/caller.js'
+import { AppError, conflict, notFound } from '../../lib/errors.js'
+import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
+import type { AuditRecorder } from '../audit/audit.recorder.js'
+import type { CustomersRepository } from '../customers/customers.repository.js'
+import type { ExternalIdRow, ExternalIdsRepository } from './external-ids.repository.js'
+import type { ExternalIdView, ListExternalIdsQuery } from './external-ids.schemas.js'
+
+export interface Deps {
+  prisma: PrismaClient
+  externalIdsRepository: ExternalIdsRepository
+  customersRepository: Pick<CustomersRepository, 'findById'>
+  audit: AuditRecorder
+}
+
+export const toExternalIdView = (row: ExternalIdRow): ExternalIdView => ({
+  id: row.id,
+  customerId: row.customerId,
+  awsAccountId: row.awsAccountId,
+  externalId: row.value,
+  status: row.status,
+  createdAt: row.createdAt.toISOString(),
+  retiredAt: row.retiredAt?.toISOString() ?? null,
+  retireReason: row.retireReason
+})
+
+export function createExternalIdsService (deps: Deps) {
+  const { prisma, externalIdsRepository: repo, customersRepository, audit } = deps
+
+  return {
+    async mint (caller: Caller, customerId: string, awsAccountId: string): Promise<ExternalIdView> {
+      const scope = tenantOf(caller.actor)
+      const outcome = await prisma.$transaction(async (tx) => {
+        const customer = await customersRepository.findById(tx, scope, customerId)
+        if (customer === null) throw notFound('customer', customerId)
+        if (customer.status !== 'active') {
+          throw new AppError({ status: 409, code: 'customer_not_active', title: 'Conflict', detail: `customer ${customerId} is ${customer.status}; external IDs are minted only for active customers` })
+        }
+        // crypto.randomUUID is a CSPRNG-backed version 4 UUID: 122 random bits, not guessable.
+        const created = await repo.insertActive(tx, { customerId, awsAccountId, value: randomUUID() })
+        const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
+        if (created === null) {
+          const existing = await repo.findActive(tx, scope, customerId, awsAccountId)
+          await audit.record(tx, {
+            ...base,
+            action: 'external_id.mint_refused',
+            outcome: 'failure',
+            ...(existing === null ? {} : { resourceId: existing.id }),
+            details: { awsAccountId, code: 'external_id_exists' }
+          })
+          return { created: undefined, existing }
+        }
+        await audit.record(tx, { ...base, action: 'external_id.minted', outcome: 'success', resourceId: created.id, details: { awsAccountId, externalId: created.value } })
+        return { created }
+      })
+      if (outcome.created !== undefined) return toExternalIdView(outcome.created)
+      const existingId = outcome.existing?.id ?? null
+      throw conflict('external_id_exists', `customer ${customerId} already has an active external ID for AWS account ${awsAccountId}${existingId === null ? '' : ` (${existingId})`}; retire it first to mint a new one`, { existingExternalIdId: existingId })
+    },
+
+    async get (caller: Caller, id: string): Promise<ExternalIdView> {
+      const row = await repo.findById(prisma, tenantOf(caller.actor), id)
+      if (row === null) throw notFound('external ID', id)
+      return toExternalIdView(row)
+    },
+
+    async list (caller: Caller, customerId: string, query: ListExternalIdsQuery): Promise<Page<ExternalIdView>> {
+      const scope = tenantOf(caller.actor)
+      if (await customersRepository.findById(prisma, scope, customerId) === null) throw notFound('customer', customerId)
+      const limit = query.limit ?? 50
+      const after = query.cursor === undefined ? undefined : decodeCreatedCursor(query.cursor)
+      const rows = await repo.list(prisma, scope, customerId, { awsAccountId: query.awsAccountId, status: query.status }, { limit, after })
+      return toPage(rows, limit, toExternalIdView, createdCursorKey)
+    },
+
+    async retire (caller: Caller, id: string, reason: string): Promise<ExternalIdView> {
+      const scope = tenantOf(caller.actor)
+      return prisma.$transaction(async (tx) => {
+        const row = await repo.findById(tx, scope, id)
+        if (row === null) throw notFound('external ID', id)
+        if (!await repo.retire(tx, scope, id, reason, new Date())) {
+          throw conflict('external_id_already_retired', `external ID ${id} is already retired; a retired ID is never reactivated`)
+        }
+        await audit.record(tx, {
+          action: 'external_id.retired',
+          outcome: 'success',
+          actorClientId: caller.actor.clientId,
+          request: caller.request,
+          customerId: row.customerId,
+          resourceType: 'external_id',
+          resourceId: id,
+          details: { awsAccountId: row.awsAccountId, reason }
+        })
+        const retired = await repo.findById(tx, scope, id)
+        return toExternalIdView(retired ?? row)
+      })
+    }
+  }
+}
+
+export type ExternalIdsService = ReturnType<typeof createExternalIdsService>

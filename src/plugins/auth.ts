@@ -1,0 +1,84 @@
+// Bearer-token authentication and scope checks. Routes declare what they need with
+// `onRequest: app.authorize('customers:read')`; failures are answered 401/403 and audited.
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import type { PrismaClient } from '../db/database.js'
+import type { Caller } from '../lib/caller.js'
+import { AppError } from '../lib/errors.js'
+import type { AuditRecorder } from '../modules/audit/audit.recorder.js'
+import type { ApiClientsService } from '../modules/api-clients/api-clients.service.js'
+import { hasScope, type Scope } from '../modules/api-clients/scopes.js'
+import { requestMeta } from './request-context.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authorize: (scope: Scope) => onRequestAsyncHookHandler
+  }
+  interface FastifyRequest {
+    caller: Caller | null
+  }
+}
+
+export interface AuthOptions {
+  prisma: PrismaClient
+  apiClients: Pick<ApiClientsService, 'authenticate'>
+  audit: AuditRecorder
+}
+
+const unauthorized = (detail: string): AppError => new AppError({
+  status: 401,
+  code: 'unauthorized',
+  title: 'Unauthorized',
+  detail,
+  headers: { 'www-authenticate': 'Bearer realm="deputy"' }
+})
+
+export function bearerToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return undefined
+  const match = /^Bearer[ ]+([\x21-\x7e]{1,512})\s*$/i.exec(header)
+  return match?.[1]
+}
+
+/** The authenticated caller; routes behind authorize() always have one. */
+export function callerOf (request: FastifyRequest): Caller {
+  if (request.caller === null) throw new Error('route has no authorize() hook')
+  return request.caller
+}
+
+export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) {
+  const { prisma, apiClients, audit } = opts
+  app.decorateRequest('caller', null)
+
+  async function refuse (request: FastifyRequest, action: 'auth.failed' | 'auth.forbidden', actorClientId: string | null, details: Record<string, unknown>): Promise<void> {
+    await audit.record(prisma, {
+      action,
+      outcome: 'denied',
+      actorClientId,
+      request: requestMeta(request),
+      details: { method: request.method, route: request.routeOptions.url ?? request.url, ...details }
+    })
+  }
+
+  app.decorate('authorize', (scope: Scope): onRequestAsyncHookHandler => async function authorize (request) {
+    const token = bearerToken(request)
+    if (token === undefined) {
+      await refuse(request, 'auth.failed', null, { reason: 'missing_token' })
+      throw unauthorized('send an API token as "Authorization: Bearer <token>"')
+    }
+    const check = await apiClients.authenticate(token)
+    if (!check.ok) {
+      await refuse(request, 'auth.failed', check.clientId, { reason: check.reason })
+      throw unauthorized(check.reason === 'revoked_token' ? 'this API token has been revoked' : 'this API token is not valid')
+    }
+    const { client } = check
+    if (!hasScope(client.scopes, scope)) {
+      await refuse(request, 'auth.forbidden', client.id, { requiredScope: scope })
+      throw new AppError({ status: 403, code: 'insufficient_scope', title: 'Forbidden', detail: `this API token lacks the "${scope}" scope`, extensions: { requiredScope: scope } })
+    }
+    request.caller = {
+      actor: { clientId: client.id, customerId: client.customerId, scopes: client.scopes },
+      request: requestMeta(request)
+    }
+  })
+}, { name: 'auth' })

@@ -1,0 +1,28 @@
+// The composition root: builds every repository and service over one Prisma client.
+import type { PrismaClient } from './db/database.js'
+import { createApiClientsRepository } from './modules/api-clients/api-clients.repository.js'
+import { createApiClientsService } from './modules/api-clients/api-clients.service.js'
+import { createAuditRecorder } from './modules/audit/audit.recorder.js'
+import { createAuditRepository } from './modules/audit/audit.repository.js'
+import { createAuditService } from './modules/audit/audit.service.js'
+import { createCustomersRepository } from './modules/customers/customers.repository.js'
+import { createCustomersService } from './modules/customers/customers.service.js'
+import { createExternalIdsRepository } from './modules/external-ids/external-ids.repository.js'
+import { createExternalIdsService } from './modules/external-ids/external-ids.service.js'
+import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
+import { createIdempotencyService } from './modules/idempotency/idempotency.service.js'
+
+export function createServices (prisma: PrismaClient) {
+  const audit = createAuditRecorder()
+  const customersRepository = createCustomersRepository()
+  return {
+    audit,
+    apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit }),
+    customers: createCustomersService({ prisma, customersRepository, audit }),
+    externalIds: createExternalIdsService({ prisma, externalIdsRepository: createExternalIdsRepository(), customersRepository, audit }),
+    auditQuery: createAuditService({ prisma, auditRepository: createAuditRepository() }),
+    idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() })
+  }
+}
+
+export type Services = ReturnType<typeof createServices>
