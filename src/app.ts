@@ -7,6 +7,9 @@ import type { Config } from './config.js'
 import type { Database } from './db/database.js'
 import { apiClientsRoutes } from './modules/api-clients/api-clients.routes.js'
 import { auditRoutes } from './modules/audit/audit.routes.js'
+import { connectAws } from './modules/connections/aws-access.js'
+import { connectionsRoutes } from './modules/connections/connections.routes.js'
+import { credentialsRoutes } from './modules/credentials/credentials.routes.js'
 import { customersRoutes } from './modules/customers/customers.routes.js'
 import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
 import { healthRoutes } from './modules/health/health.routes.js'
@@ -41,7 +44,15 @@ export interface AppOptions {
 // Wrapped with fastify-plugin so the decorators it adds (swagger(), authorize) are visible to
 // whoever registers it, e.g. scripts that build the OpenAPI document.
 export const app = fp<AppOptions>(async function deputyApp (fastify, { config, database }) {
-  const services = createServices(database.prisma)
+  let aws: Awaited<ReturnType<typeof connectAws>> | undefined
+  if (config.aws !== undefined) {
+    aws = await connectAws(config.aws)
+    fastify.addHook('onClose', async () => aws?.close())
+    fastify.log.info({ identity: aws.identityArn, region: config.aws.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default' }, 'AWS identity confirmed')
+  } else {
+    fastify.log.warn('VENDOR_PRINCIPAL_ARN is not set: running without AWS; connection and credential routes answer 503')
+  }
+  const services = createServices(database.prisma, aws, (error) => fastify.log.error({ err: error }, 'could not write the credentials.issued audit event; credentials dropped'))
   if (config.bootstrapAdminToken !== undefined) {
     const created = await services.apiClients.bootstrapAdmin(config.bootstrapAdminToken)
     if (created !== null) fastify.log.info({ apiClientId: created }, 'created the bootstrap admin client from DEPUTY_BOOTSTRAP_ADMIN_TOKEN')
@@ -60,5 +71,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
   await fastify.register(customersRoutes, { customers: services.customers })
   await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })
+  await fastify.register(connectionsRoutes, { connections: services.connections })
+  await fastify.register(credentialsRoutes, { credentials: services.credentials })
   await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
 }, { name: 'deputy' })

@@ -9,6 +9,22 @@ export interface RateLimitConfig {
   windowMs: number
 }
 
+export interface AwsConfig {
+  /** The vendor's IAM role or user that customers' trust policies name. */
+  vendorPrincipalArn: string
+  region: string
+  /** Timeout of each STS call. */
+  stsTimeoutMs: number
+  /** How long issuance keeps retrying throttling and STS faults before answering 503. */
+  stsRetryBudgetMs: number
+  /** How long the probe retries a refused first call while a new role propagates in IAM. */
+  probePropagationWindowMs: number
+  /** Upper bound of a credential's lifetime (900-3600 s). */
+  credentialsMaxDurationSeconds: number
+  /** Set SourceIdentity on sessions (needs sts:SetSourceIdentity in the customer's trust policy). */
+  sourceIdentity: boolean
+}
+
 export interface Config {
   port: number
   host: string
@@ -19,6 +35,8 @@ export interface Config {
   rateLimit: RateLimitConfig
   /** Trust X-Forwarded-For from a reverse proxy for the audited source IP. */
   trustProxy: boolean
+  /** Undefined when deputy runs without AWS: connection and credential routes answer 503. */
+  aws: AwsConfig | undefined
 }
 
 export class ConfigError extends Error {
@@ -83,6 +101,27 @@ function bootstrapToken (env: Env): string | undefined {
   return token
 }
 
+const PRINCIPAL_ARN = /^arn:(aws|aws-cn|aws-us-gov):(iam::[0-9]{12}:(user|role)\/[\x21-\x7e]{1,512}|sts::[0-9]{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{2,64})$/
+
+function awsConfig (env: Env): AwsConfig | undefined {
+  const vendorPrincipalArn = env.VENDOR_PRINCIPAL_ARN
+  if (vendorPrincipalArn === undefined || vendorPrincipalArn === '') return undefined
+  if (!PRINCIPAL_ARN.test(vendorPrincipalArn)) {
+    throw new ConfigError('VENDOR_PRINCIPAL_ARN', `must be an IAM role or user ARN (arn:aws:iam::123456789012:role/name), got "${vendorPrincipalArn}"`)
+  }
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1'
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new ConfigError('AWS_REGION', `is not a region name, got "${region}"`)
+  return {
+    vendorPrincipalArn,
+    region,
+    stsTimeoutMs: integer(env, 'STS_TIMEOUT_MS', 5000, 100, 60_000),
+    stsRetryBudgetMs: integer(env, 'STS_RETRY_BUDGET_MS', 3000, 0, 60_000),
+    probePropagationWindowMs: integer(env, 'PROBE_PROPAGATION_WINDOW_MS', 60_000, 0, 300_000),
+    credentialsMaxDurationSeconds: integer(env, 'CREDENTIALS_MAX_DURATION_SECONDS', 3600, 900, 3600),
+    sourceIdentity: boolean(env, 'SOURCE_IDENTITY_ENABLED', true)
+  }
+}
+
 export function loadConfig (env: Env = process.env): Config {
   const database = databaseTarget(env)
   return {
@@ -97,6 +136,7 @@ export function loadConfig (env: Env = process.env): Config {
       max: integer(env, 'RATE_LIMIT_MAX', 600, 1, 1_000_000),
       windowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000)
     },
-    trustProxy: boolean(env, 'TRUST_PROXY', false)
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    aws: awsConfig(env)
   }
 }

@@ -7,19 +7,27 @@ import { createAuditRepository } from './modules/audit/audit.repository.js'
 import { createAuditService } from './modules/audit/audit.service.js'
 import { createCustomersRepository } from './modules/customers/customers.repository.js'
 import { createCustomersService } from './modules/customers/customers.service.js'
+import type { AwsAccess } from './modules/connections/aws-access.js'
+import { createConnectionsRepository } from './modules/connections/connections.repository.js'
+import { createConnectionsService } from './modules/connections/connections.service.js'
+import { createCredentialsService } from './modules/credentials/credentials.service.js'
 import { createExternalIdsRepository } from './modules/external-ids/external-ids.repository.js'
 import { createExternalIdsService } from './modules/external-ids/external-ids.service.js'
 import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
 import { createIdempotencyService } from './modules/idempotency/idempotency.service.js'
 
-export function createServices (prisma: PrismaClient) {
+export function createServices (prisma: PrismaClient, aws?: AwsAccess, onAuditFailure?: (error: unknown) => void) {
   const audit = createAuditRecorder()
   const customersRepository = createCustomersRepository()
+  const externalIdsRepository = createExternalIdsRepository()
+  const connectionsRepository = createConnectionsRepository()
   return {
     audit,
     apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit }),
     customers: createCustomersService({ prisma, customersRepository, audit }),
-    externalIds: createExternalIdsService({ prisma, externalIdsRepository: createExternalIdsRepository(), customersRepository, audit }),
+    externalIds: createExternalIdsService({ prisma, externalIdsRepository, customersRepository, connectionsRepository, audit }),
+    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, aws }),
+    credentials: createCredentialsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, aws, ...(onAuditFailure === undefined ? {} : { onAuditFailure }) }),
     auditQuery: createAuditService({ prisma, auditRepository: createAuditRepository() }),
     idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() })
   }

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
 import { openDatabase, type Database } from '../db/database.js'
 import { MigrationError } from '../db/migrate.js'
-import { AppError } from '../lib/errors.js'
+import { AppError, StartupError } from '../lib/errors.js'
 import type { Caller } from '../lib/caller.js'
 import { isScope } from '../modules/api-clients/scopes.js'
 import { startServer } from '../server.js'
@@ -23,7 +23,7 @@ Configuration comes from environment variables; see README.md.`
 
 // The CLI acts with direct database access; its audit events carry no client id.
 const CLI_CALLER: Caller = {
-  actor: { clientId: null, customerId: null, scopes: ['admin'] },
+  actor: { clientId: null, clientName: 'deputy-cli', customerId: null, scopes: ['admin'] },
   request: { requestId: `cli-${process.pid}`, sourceIp: null, userAgent: 'deputy-cli' }
 }
 
@@ -100,7 +100,7 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`deputy: ${error.message}\n\n${USAGE}\n`)
       return 2
     }
-    if (error instanceof MigrationError || error instanceof AppError) {
+    if (error instanceof MigrationError || error instanceof AppError || error instanceof StartupError) {
       process.stderr.write(`deputy: ${error.message}\n`)
       return 1
     }

@@ -5,6 +5,8 @@ import type { Scope } from '../modules/api-clients/scopes.js'
 export interface Actor {
   /** null only for the operator CLI, which acts with direct database access. */
   clientId: string | null
+  /** The API client's name: shown in the customer's CloudTrail through session names. */
+  clientName: string
   /** Set when the API client is bound to one customer: it sees nothing of any other. */
   customerId: string | null
   scopes: readonly Scope[]

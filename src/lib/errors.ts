@@ -39,3 +39,8 @@ export const conflict = (code: string, detail: string, extensions?: Record<strin
 
 export const forbidden = (code: string, detail: string): AppError =>
   new AppError({ status: 403, code, title: 'Forbidden', detail })
+
+/** deputy cannot start as configured (e.g. its AWS identity is not the configured principal). */
+export class StartupError extends Error {
+  override name = 'StartupError'
+}

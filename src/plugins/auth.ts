@@ -77,7 +77,7 @@ export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) 
       throw new AppError({ status: 403, code: 'insufficient_scope', title: 'Forbidden', detail: `this API token lacks the "${scope}" scope`, extensions: { requiredScope: scope } })
     }
     request.caller = {
-      actor: { clientId: client.id, customerId: client.customerId, scopes: client.scopes },
+      actor: { clientId: client.id, clientName: client.name, customerId: client.customerId, scopes: client.scopes },
       request: requestMeta(request)
     }
   })

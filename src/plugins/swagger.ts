@@ -16,7 +16,7 @@ export default fp(async function swaggerPlugin (app: FastifyInstance) {
       info: {
         title: 'deputy',
         version: API_VERSION,
-        description: 'Cross-account access to customer AWS accounts, held the way AWS SEC03-BP09 says: one random, immutable external ID per customer account, and an audit trail of every change.',
+        description: 'Cross-account access to customer AWS accounts, held the way AWS SEC03-BP09 says: one random, immutable external ID per customer account, roles verified by a confused-deputy probe, audited short-lived credentials.',
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' }
       },
       servers: [{ url: 'http://127.0.0.1:3000', description: 'Local deputy' }],
@@ -24,6 +24,8 @@ export default fp(async function swaggerPlugin (app: FastifyInstance) {
         { name: 'api-clients', description: 'Who may call deputy (admin only).' },
         { name: 'customers', description: "The vendor's customers." },
         { name: 'external-ids', description: 'One random, immutable external ID per customer AWS account.' },
+        { name: 'connections', description: 'Customer roles, recorded only after the confused-deputy probe passes.' },
+        { name: 'credentials', description: 'Short-lived, scoped-down, audited AssumeRole credentials.' },
         { name: 'audit', description: 'The append-only audit trail.' },
         { name: 'health', description: 'Liveness and readiness.' }
       ],

@@ -7,7 +7,10 @@ import { databaseUrl, templateName, withAdminClient } from '../helpers/postgres.
 const template = await templateName()
 await withAdminClient(async (client) => {
   const leftovers = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'deputy\\_test\\_%' OR (datname LIKE 'deputy\\_template\\_%' AND datname <> $1)", [template])
-  for (const { datname } of leftovers.rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)
+  for (const { datname } of leftovers.rows) {
+    await client.query(`ALTER DATABASE "${datname}" WITH IS_TEMPLATE false`)
+    await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)
+  }
   const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])
   if (exists.rowCount === 1) return
   const building = `${template}_building`

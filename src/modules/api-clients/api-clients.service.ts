@@ -19,7 +19,7 @@ export interface Deps {
 }
 
 export type TokenCheck =
-  | { ok: true, client: { id: string, customerId: string | null, scopes: Scope[] } }
+  | { ok: true, client: { id: string, name: string, customerId: string | null, scopes: Scope[] } }
   | { ok: false, reason: 'unknown_token' | 'revoked_token', clientId: string | null }
 
 export function toApiClientView (row: ApiClientRow): ApiClientView {
@@ -41,7 +41,7 @@ export function createApiClientsService (deps: Deps) {
       const row = await repo.findByTokenHash(prisma, hashToken(token))
       if (row === null) return { ok: false, reason: 'unknown_token', clientId: null }
       if (row.revokedAt !== null) return { ok: false, reason: 'revoked_token', clientId: row.id }
-      return { ok: true, client: { id: row.id, customerId: row.customerId, scopes: row.scopes.filter(isScope) } }
+      return { ok: true, client: { id: row.id, name: row.name, customerId: row.customerId, scopes: row.scopes.filter(isScope) } }
     },
 
     async create (caller: Caller, input: CreateApiClientInput): Promise<ApiClientView & { token: string }> {

@@ -5,7 +5,10 @@ export const SCOPES = [
   'customers:write',
   'external-ids:read',
   'external-ids:write',
-  'audit:read'
+  'audit:read',
+  'connections:read',
+  'connections:write',
+  'credentials:issue'
 ] as const
 
 export type Scope = typeof SCOPES[number]

@@ -5,6 +5,7 @@ import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, conflict, notFound } from '../../lib/errors.js'
 import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
 import type { AuditRecorder } from '../audit/audit.recorder.js'
+import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import type { CustomersRepository } from '../customers/customers.repository.js'
 import type { ExternalIdRow, ExternalIdsRepository } from './external-ids.repository.js'
 import type { ExternalIdView, ListExternalIdsQuery } from './external-ids.schemas.js'
@@ -13,6 +14,7 @@ export interface Deps {
   prisma: PrismaClient
   externalIdsRepository: ExternalIdsRepository
   customersRepository: Pick<CustomersRepository, 'findById'>
+  connectionsRepository: Pick<ConnectionsRepository, 'revokeLiveForExternalId'>
   audit: AuditRecorder
 }
 
@@ -28,7 +30,7 @@ export const toExternalIdView = (row: ExternalIdRow): ExternalIdView => ({
 })
 
 export function createExternalIdsService (deps: Deps) {
-  const { prisma, externalIdsRepository: repo, customersRepository, audit } = deps
+  const { prisma, externalIdsRepository: repo, customersRepository, connectionsRepository, audit } = deps
 
   return {
     async mint (caller: Caller, customerId: string, awsAccountId: string): Promise<ExternalIdView> {
@@ -81,8 +83,23 @@ export function createExternalIdsService (deps: Deps) {
       return prisma.$transaction(async (tx) => {
         const row = await repo.findById(tx, scope, id)
         if (row === null) throw notFound('external ID', id)
-        if (!await repo.retire(tx, scope, id, reason, new Date())) {
+        const at = new Date()
+        if (!await repo.retire(tx, scope, id, reason, at)) {
           throw conflict('external_id_already_retired', `external ID ${id} is already retired; a retired ID is never reactivated`)
+        }
+        // A connection cannot outlive the external ID its trust policy names.
+        const revoked = await connectionsRepository.revokeLiveForExternalId(tx, id, `external ID retired: ${reason}`, at)
+        if (revoked !== null) {
+          await audit.record(tx, {
+            action: 'connection.revoked',
+            outcome: 'success',
+            actorClientId: caller.actor.clientId,
+            request: caller.request,
+            customerId: row.customerId,
+            resourceType: 'connection',
+            resourceId: revoked.id,
+            details: { reason: 'external_id_retired', externalIdId: id, roleArn: revoked.roleArn }
+          })
         }
         await audit.record(tx, {
           action: 'external_id.retired',

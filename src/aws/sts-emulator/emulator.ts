@@ -1,0 +1,258 @@
+// The STS emulator's state and behaviour: principals with access keys, customer roles with trust
+// policies, sessions it has issued, injected faults and a record of every call. The HTTP
+// server in server.ts puts the STS query protocol in front of it; tests and deputy's sandbox
+// mode drive it directly or through its admin routes.
+import { randomBytes, randomUUID } from 'node:crypto'
+import { parsePrincipalArn, parseRoleArn } from '../arn.js'
+import { EXTERNAL_ID, MAX_DURATION_SECONDS, MAX_POLICY_ARNS, MAX_SESSION_POLICY_CHARS, MIN_DURATION_SECONDS, ROLE_CHAINING_MAX_SECONDS, ROLE_SESSION_NAME, SOURCE_IDENTITY } from '../sts-limits.js'
+import { evaluateTrustPolicy, MalformedPolicyError } from './trust-policy.js'
+
+export interface StsErrorShape {
+  status: number
+  type: 'Sender' | 'Receiver'
+  code: string
+  message: string
+}
+
+export class StsError extends Error {
+  constructor (readonly shape: StsErrorShape) {
+    super(shape.message)
+  }
+}
+
+const sender = (status: number, code: string, message: string): StsError => new StsError({ status, type: 'Sender', code, message })
+
+export interface Principal {
+  accessKeyId: string
+  secretAccessKey: string
+  /** IAM user ARN, or the assumed-role session ARN for session credentials. */
+  arn: string
+  accountId: string
+  userId: string
+  sessionToken?: string
+  /** For sessions: the role they are a session of. */
+  roleArn?: string
+  expiresAt?: Date
+  sourceIdentity?: string
+}
+
+export interface Role {
+  arn: string
+  accountId: string
+  name: string
+  roleId: string
+  trustPolicy: string
+  maxSessionDuration: number
+  /** IAM propagation: until this instant the role refuses every AssumeRole. */
+  assumableAfter: Date
+}
+
+export type FaultKind = 'throttle' | 'server_error' | 'unavailable' | 'latency' | 'drop'
+
+export interface Fault {
+  kind: FaultKind
+  /** Restrict to one action; all actions otherwise. */
+  action?: 'AssumeRole' | 'GetCallerIdentity' | undefined
+  /** How many matching calls it affects. */
+  count: number
+  latencyMs?: number | undefined
+}
+
+export interface RecordedCall {
+  at: string
+  requestId: string
+  action: string
+  accessKeyId: string | null
+  callerArn: string | null
+  params: Record<string, string>
+  outcome: 'ok' | 'error' | 'dropped'
+  errorCode?: string
+}
+
+const alnum = (length: number): string => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  return Array.from(randomBytes(length), (b) => alphabet[b % 32]).join('')
+}
+
+function validation (field: string, value: string, constraint: string): StsError {
+  return sender(400, 'ValidationError', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: ${constraint}`)
+}
+
+export function createStsEmulator (options: { now?: () => Date } = {}) {
+  const now = options.now ?? (() => new Date())
+  const principals = new Map<string, Principal>()
+  const roles = new Map<string, Role>()
+  let faults: Fault[] = []
+  const calls: RecordedCall[] = []
+
+  function createUser (arn: string): { accessKeyId: string, secretAccessKey: string } {
+    const parsed = parsePrincipalArn(arn)
+    if (parsed === undefined || parsed.kind !== 'user') throw new Error(`not an IAM user ARN: ${arn}`)
+    const principal: Principal = { accessKeyId: `AKIA${alnum(16)}`, secretAccessKey: randomBytes(30).toString('base64'), arn, accountId: parsed.accountId, userId: `AIDA${alnum(17)}` }
+    principals.set(principal.accessKeyId, principal)
+    return { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey }
+  }
+
+  function putRole (input: { arn: string, trustPolicy: string | object, maxSessionDuration?: number, propagationDelayMs?: number }): Role {
+    const parsed = parseRoleArn(input.arn)
+    if (parsed === undefined) throw new Error(`not an IAM role ARN: ${input.arn}`)
+    const existing = roles.get(input.arn)
+    const role: Role = {
+      arn: input.arn,
+      accountId: parsed.accountId,
+      name: parsed.name,
+      roleId: existing?.roleId ?? `AROA${alnum(17)}`,
+      trustPolicy: typeof input.trustPolicy === 'string' ? input.trustPolicy : JSON.stringify(input.trustPolicy),
+      maxSessionDuration: input.maxSessionDuration ?? 3600,
+      assumableAfter: new Date(now().getTime() + (input.propagationDelayMs ?? 0))
+    }
+    roles.set(role.arn, role)
+    return role
+  }
+
+  function deleteRole (arn: string): boolean {
+    return roles.delete(arn)
+  }
+
+  function injectFault (fault: Fault): void {
+    faults.push({ ...fault })
+  }
+
+  /** Takes the first fault that applies to this action, spending one of its uses. */
+  function takeFault (action: string): Fault | undefined {
+    const fault = faults.find((f) => f.count > 0 && (f.action === undefined || f.action === action))
+    if (fault === undefined) return undefined
+    fault.count -= 1
+    faults = faults.filter((f) => f.count > 0)
+    return fault
+  }
+
+  function principalFor (accessKeyId: string): Principal | undefined {
+    return principals.get(accessKeyId)
+  }
+
+  function assumeRole (caller: Principal, params: Record<string, string>) {
+    const roleArn = params.RoleArn ?? ''
+    const sessionName = params.RoleSessionName ?? ''
+    if (roleArn.length < 20 || roleArn.length > 2048) throw validation('roleArn', roleArn, 'Member must have length greater than or equal to 20')
+    if (!ROLE_SESSION_NAME.test(sessionName)) throw validation('roleSessionName', sessionName, 'Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64')
+    const externalId = params.ExternalId
+    if (externalId !== undefined && !EXTERNAL_ID.test(externalId)) throw validation('externalId', externalId, 'Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]* and have length between 2 and 1224')
+    const sourceIdentity = params.SourceIdentity
+    if (sourceIdentity !== undefined && !SOURCE_IDENTITY.test(sourceIdentity)) throw validation('sourceIdentity', sourceIdentity, 'Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64')
+    const duration = params.DurationSeconds === undefined ? 3600 : Number(params.DurationSeconds)
+    if (!Number.isInteger(duration) || duration < MIN_DURATION_SECONDS || duration > MAX_DURATION_SECONDS) {
+      throw validation('durationSeconds', String(params.DurationSeconds), `Member must have value between ${MIN_DURATION_SECONDS} and ${MAX_DURATION_SECONDS}`)
+    }
+    const policy = params.Policy
+    if (policy !== undefined) {
+      if (policy.length > MAX_SESSION_POLICY_CHARS) throw validation('policy', '(policy)', `Member must have length less than or equal to ${MAX_SESSION_POLICY_CHARS}`)
+      try {
+        const parsed = JSON.parse(policy) as { Statement?: unknown }
+        if (parsed.Statement === undefined) throw new Error('no Statement')
+      } catch {
+        throw sender(400, 'MalformedPolicyDocument', 'The policy is not in the valid JSON format.')
+      }
+      // AWS compresses session policies and tags into a packed form; this models its size as the
+      // minified length over the 2048-character allowance.
+      const packed = JSON.stringify(JSON.parse(policy)).length
+      if (packed > MAX_SESSION_POLICY_CHARS) throw sender(400, 'PackedPolicyTooLarge', `Packed policy consumes ${Math.ceil(packed / MAX_SESSION_POLICY_CHARS * 100)}% of allotted space, please use smaller policy.`)
+    }
+    const policyArns = Object.keys(params).filter((k) => /^PolicyArns\.member\.\d+\.arn$/.test(k))
+    if (policyArns.length > MAX_POLICY_ARNS) throw validation('policyArns', `${policyArns.length} items`, `Member must have length less than or equal to ${MAX_POLICY_ARNS}`)
+    const tagKeys = Object.keys(params).filter((k) => /^Tags\.member\.\d+\.Key$/.test(k))
+
+    const role = roles.get(roleArn)
+    const denied = (): StsError => sender(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`)
+    // IAM answers a missing role, a role still propagating and a refusing trust policy alike.
+    if (role === undefined || role.assumableAfter > now()) throw denied()
+    if (caller.roleArn !== undefined && duration > ROLE_CHAINING_MAX_SECONDS) {
+      throw validation('durationSeconds', String(duration), 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.')
+    }
+    if (duration > role.maxSessionDuration) {
+      throw sender(400, 'ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.')
+    }
+    const actions = ['sts:AssumeRole']
+    if (sourceIdentity !== undefined) actions.push('sts:SetSourceIdentity')
+    if (tagKeys.length > 0) actions.push('sts:TagSession')
+    let decision
+    try {
+      decision = evaluateTrustPolicy(role.trustPolicy, actions, {
+        principalArn: caller.arn,
+        principalRoleArn: caller.roleArn,
+        principalAccount: caller.accountId,
+        keys: {
+          'sts:ExternalId': externalId,
+          'sts:SourceIdentity': sourceIdentity,
+          'sts:RoleSessionName': sessionName,
+          'aws:PrincipalArn': caller.roleArn ?? caller.arn,
+          'aws:PrincipalAccount': caller.accountId,
+          'aws:PrincipalType': caller.roleArn === undefined ? 'User' : 'AssumedRole'
+        }
+      })
+    } catch (error) {
+      if (error instanceof MalformedPolicyError) throw denied()
+      throw error
+    }
+    if (!decision.allowed) {
+      if (decision.action !== undefined && decision.action !== 'sts:AssumeRole') {
+        throw sender(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: ${decision.action} on resource: ${roleArn}`)
+      }
+      throw denied()
+    }
+    const expiresAt = new Date(now().getTime() + duration * 1000)
+    const sessionArn = `arn:${roleArn.split(':')[1] ?? 'aws'}:sts::${role.accountId}:assumed-role/${role.name}/${sessionName}`
+    const session: Principal = {
+      accessKeyId: `ASIA${alnum(16)}`,
+      secretAccessKey: randomBytes(30).toString('base64'),
+      sessionToken: randomBytes(96).toString('base64'),
+      arn: sessionArn,
+      accountId: role.accountId,
+      userId: `${role.roleId}:${sessionName}`,
+      roleArn: role.arn,
+      expiresAt,
+      ...(sourceIdentity === undefined ? {} : { sourceIdentity })
+    }
+    principals.set(session.accessKeyId, session)
+    return {
+      ...(sourceIdentity === undefined ? {} : { SourceIdentity: sourceIdentity }),
+      AssumedRoleUser: { AssumedRoleId: session.userId, Arn: sessionArn },
+      Credentials: {
+        AccessKeyId: session.accessKeyId,
+        SecretAccessKey: session.secretAccessKey,
+        SessionToken: session.sessionToken,
+        Expiration: expiresAt.toISOString()
+      },
+      ...(policy === undefined ? {} : { PackedPolicySize: Math.ceil(JSON.stringify(JSON.parse(policy)).length / MAX_SESSION_POLICY_CHARS * 100) })
+    }
+  }
+
+  function getCallerIdentity (caller: Principal) {
+    return { Arn: caller.arn, UserId: caller.userId, Account: caller.accountId }
+  }
+
+  function record (call: Omit<RecordedCall, 'at'>): void {
+    calls.push({ at: now().toISOString(), ...call })
+    if (calls.length > 10_000) calls.shift()
+  }
+
+  return {
+    now,
+    createUser,
+    putRole,
+    deleteRole,
+    getRole: (arn: string) => roles.get(arn),
+    injectFault,
+    clearFaults: () => { faults = [] },
+    takeFault,
+    principalFor,
+    assumeRole,
+    getCallerIdentity,
+    record,
+    calls: (): RecordedCall[] => [...calls],
+    clearCalls: () => { calls.length = 0 },
+    newRequestId: () => randomUUID()
+  }
+}
+
+export type StsEmulator = ReturnType<typeof createStsEmulator>

@@ -1,0 +1,149 @@
+// deputy's only door to AWS: AssumeRole and GetCallerIdentity through @aws-sdk/client-sts, with a
+// timeout on every call and jittered retries of throttling and server faults within a bounded
+// time. Errors come back classified, never thrown, so callers decide what each one means.
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleCommandInput } from '@aws-sdk/client-sts'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+
+export interface StsSettings {
+  region: string
+  /** Per-call timeout (connection and response). */
+  timeoutMs: number
+}
+
+export interface TemporaryCredentials {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken: string
+  expiration: Date
+}
+
+export type StsFailureKind =
+  | 'denied' // AccessDenied: the trust policy (or an SCP) refused
+  | 'throttled' // Throttling and friends: retry later
+  | 'unavailable' // 5xx, timeouts, dropped connections
+  | 'vendor_credentials' // deputy's own credentials are invalid or expired
+  | 'rejected' // the request itself was refused (validation, policy size, ...)
+
+export interface StsFailure {
+  kind: StsFailureKind
+  code: string
+  message: string
+  requestId: string | null
+}
+
+export type StsOutcome<T> =
+  | { ok: true, value: T, requestId: string | null, attempts: number }
+  | { ok: false, failure: StsFailure, attempts: number }
+
+export interface AssumeRoleInput {
+  roleArn: string
+  sessionName: string
+  externalId?: string | undefined
+  durationSeconds: number
+  policy?: string | undefined
+  policyArns?: string[] | undefined
+  sourceIdentity?: string | undefined
+}
+
+export interface AssumedRole {
+  credentials: TemporaryCredentials
+  assumedRoleArn: string
+  sourceIdentity: string | null
+}
+
+export interface CallerIdentity {
+  arn: string
+  account: string
+  userId: string
+}
+
+const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'SlowDown'])
+const VENDOR_CREDENTIALS = new Set(['InvalidClientTokenId', 'SignatureDoesNotMatch', 'ExpiredToken', 'ExpiredTokenException', 'MissingAuthenticationToken', 'UnrecognizedClientException', 'CredentialsProviderError'])
+
+interface SdkError { name?: string, message?: string, $fault?: string, $metadata?: { httpStatusCode?: number, requestId?: string } }
+
+export function classifyStsError (error: unknown): StsFailure {
+  const e = error as SdkError
+  const code = e.name ?? 'UnknownError'
+  const failure = (kind: StsFailureKind): StsFailure => ({ kind, code, message: e.message ?? code, requestId: e.$metadata?.requestId ?? null })
+  if (code === 'AccessDenied' || code === 'AccessDeniedException') return failure('denied')
+  if (THROTTLING.has(code)) return failure('throttled')
+  if (VENDOR_CREDENTIALS.has(code)) return failure('vendor_credentials')
+  const status = e.$metadata?.httpStatusCode
+  if (e.$fault === 'server' || (status !== undefined && status >= 500) || status === undefined) return failure('unavailable')
+  return failure('rejected')
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Full-jitter exponential backoff: a random wait up to min(cap, base * 2^attempt). */
+export const backoffMs = (attempt: number, baseMs = 100, capMs = 2000): number =>
+  Math.random() * Math.min(capMs, baseMs * 2 ** attempt)
+
+export function createStsGateway (settings: StsSettings) {
+  // One handler (one connection pool) for deputy's own client and the probe's short-lived ones.
+  const requestHandler = new NodeHttpHandler({ connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs })
+  // Retries are ours (bounded by time, classified); the SDK makes exactly one attempt per call.
+  const client = new STSClient({ region: settings.region, maxAttempts: 1, requestHandler })
+
+  async function withRetries<T> (budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
+    const deadline = Date.now() + budgetMs
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { value, requestId } = await call()
+        return { ok: true, value, requestId, attempts: attempt }
+      } catch (error) {
+        const failure = classifyStsError(error)
+        const retryable = failure.kind === 'throttled' || failure.kind === 'unavailable'
+        const wait = backoffMs(attempt)
+        if (!retryable || Date.now() + wait >= deadline) return { ok: false, failure, attempts: attempt }
+        await sleep(wait)
+      }
+    }
+  }
+
+  return {
+    async callerIdentity (options: { credentials?: TemporaryCredentials, retryBudgetMs?: number } = {}): Promise<StsOutcome<CallerIdentity>> {
+      const sts = options.credentials === undefined
+        ? client
+        : new STSClient({ region: settings.region, maxAttempts: 1, requestHandler, credentials: options.credentials })
+      return withRetries(options.retryBudgetMs ?? 0, async () => {
+        const out = await sts.send(new GetCallerIdentityCommand({}))
+        return { value: { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' }, requestId: out.$metadata.requestId ?? null }
+      })
+    },
+
+    async assumeRole (input: AssumeRoleInput, options: { retryBudgetMs: number }): Promise<StsOutcome<AssumedRole>> {
+      const command: AssumeRoleCommandInput = {
+        RoleArn: input.roleArn,
+        RoleSessionName: input.sessionName,
+        DurationSeconds: input.durationSeconds,
+        ...(input.externalId === undefined ? {} : { ExternalId: input.externalId }),
+        ...(input.policy === undefined ? {} : { Policy: input.policy }),
+        ...(input.policyArns === undefined || input.policyArns.length === 0 ? {} : { PolicyArns: input.policyArns.map((arn) => ({ arn })) }),
+        ...(input.sourceIdentity === undefined ? {} : { SourceIdentity: input.sourceIdentity })
+      }
+      return withRetries(options.retryBudgetMs, async () => {
+        const out = await client.send(new AssumeRoleCommand(command))
+        const c = out.Credentials
+        if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined || c.Expiration === undefined) {
+          throw Object.assign(new Error('AssumeRole returned no credentials'), { name: 'IncompleteResponse', $fault: 'server' })
+        }
+        return {
+          value: {
+            credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration },
+            assumedRoleArn: out.AssumedRoleUser?.Arn ?? '',
+            sourceIdentity: out.SourceIdentity ?? null
+          },
+          requestId: out.$metadata.requestId ?? null
+        }
+      })
+    },
+
+    destroy (): void {
+      client.destroy()
+    }
+  }
+}
+
+export type StsGateway = ReturnType<typeof createStsGateway>

@@ -1,0 +1,72 @@
+// Shapes of the connection routes and of the probe report.
+import { Type, type Static } from 'typebox'
+import { ROLE_ARN_PATTERN } from '../../aws/arn.js'
+import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
+import { AwsAccountIdSchema } from '../external-ids/external-ids.schemas.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const ProbeCallSchema = Type.Object({
+  step: Type.Union([Type.Literal('with_external_id'), Type.Literal('caller_identity'), Type.Literal('without_external_id'), Type.Literal('wrong_external_id')]),
+  outcome: Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error'), Type.Literal('mismatch')]),
+  errorCode: Nullable(Type.String()),
+  errorMessage: Nullable(Type.String()),
+  stsRequestId: Nullable(Type.String()),
+  at: Type.String({ format: 'date-time' }),
+  attempts: Type.Integer()
+}, { additionalProperties: false })
+
+export const ProbeFindingSchema = Type.Object({
+  code: Type.String(),
+  message: Type.String({ description: 'What is wrong and what the customer must change.' })
+}, { additionalProperties: false })
+
+export const ProbeOutcomeSchema = Type.Union([Type.Literal('pass'), Type.Literal('insecure'), Type.Literal('not_assumable'), Type.Literal('error')])
+
+export const ProbeReportSchema = Type.Object({
+  outcome: ProbeOutcomeSchema,
+  checkedAt: Type.String({ format: 'date-time' }),
+  durationMs: Type.Integer(),
+  vendorPrincipalArn: Type.String(),
+  roleArn: Type.String(),
+  calls: Type.Array(ProbeCallSchema),
+  findings: Type.Array(ProbeFindingSchema)
+}, { additionalProperties: false, description: 'The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied.' })
+
+export const ConnectionStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('insecure'), Type.Literal('failed'), Type.Literal('revoked')])
+
+export const ConnectionSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  customerId: Type.String({ format: 'uuid' }),
+  externalIdId: Type.String({ format: 'uuid' }),
+  awsAccountId: AwsAccountIdSchema,
+  roleArn: Type.String(),
+  status: ConnectionStatusSchema,
+  verification: ProbeReportSchema,
+  verifiedAt: Type.String({ format: 'date-time' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  revokedAt: Nullable(Type.String({ format: 'date-time' }))
+}, { additionalProperties: false })
+
+export const CreateConnectionSchema = Type.Object({
+  externalIdId: Type.String({ format: 'uuid', description: 'The external ID (deputy id) the role trusts.' }),
+  roleArn: Type.String({ pattern: ROLE_ARN_PATTERN, maxLength: 2048, description: 'The IAM role the customer created, e.g. arn:aws:iam::123456789012:role/VendorAccess. Partitions aws, aws-cn, aws-us-gov; paths allowed.' })
+}, { additionalProperties: false })
+
+export const ConnectionParamsSchema = Type.Object({ connectionId: Type.String({ format: 'uuid' }) })
+
+export const ListConnectionsQuerySchema = Type.Object({
+  awsAccountId: Type.Optional(AwsAccountIdSchema),
+  status: Type.Optional(ConnectionStatusSchema),
+  limit: Type.Optional(LimitSchema),
+  cursor: Type.Optional(CursorSchema)
+}, { additionalProperties: false })
+
+export const ConnectionPageSchema = PageOf(ConnectionSchema)
+
+export type ProbeCall = Static<typeof ProbeCallSchema>
+export type ProbeFinding = Static<typeof ProbeFindingSchema>
+export type ProbeReport = Static<typeof ProbeReportSchema>
+export type ConnectionView = Static<typeof ConnectionSchema>
+export type ConnectionStatus = Static<typeof ConnectionStatusSchema>
+export type ListConnectionsQuery = Static<typeof ListConnectionsQuerySchema>

@@ -1,0 +1,153 @@
+// The confused-deputy probe: proves a customer's role can be assumed by deputy only with the
+// right external ID. Three AssumeRole calls, each for 900 s under a deny-all session policy so
+// the credentials can do nothing, each discarded at once:
+//   1. with the external ID: must be allowed (retried while a new role propagates in IAM), and
+//      GetCallerIdentity with the result must show the role in the registered account;
+//   2. without an external ID: must be denied;
+//   3. with a fresh random external ID: must be denied.
+import { randomUUID } from 'node:crypto'
+import type { StsFailure, StsGateway } from '../../aws/sts-gateway.js'
+import { backoffMs } from '../../aws/sts-gateway.js'
+import { parseRoleArn } from '../../aws/arn.js'
+import type { ProbeCall, ProbeFinding, ProbeReport } from './connections.schemas.js'
+
+export const DENY_ALL_SESSION_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }]
+})
+
+export interface ProbeTarget {
+  roleArn: string
+  awsAccountId: string
+  externalId: string
+}
+
+export interface ProbeSettings {
+  vendorPrincipalArn: string
+  propagationWindowMs: number
+  retryBudgetMs: number
+  /** Same SourceIdentity as issuance uses, so a pass means issuance will work. */
+  sourceIdentity: string | undefined
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function failedCall (step: ProbeCall['step'], failure: StsFailure, at: Date, attempts: number): ProbeCall {
+  return {
+    step,
+    outcome: failure.kind === 'denied' ? 'denied' : 'error',
+    errorCode: failure.code,
+    errorMessage: failure.message,
+    stsRequestId: failure.requestId,
+    at: at.toISOString(),
+    attempts
+  }
+}
+
+/** Names the likely reason AWS refused call 1, from its error. */
+function whyNotAssumable (call: ProbeCall, settings: ProbeSettings, target: ProbeTarget): ProbeFinding[] {
+  const message = call.errorMessage ?? ''
+  if (/SetSourceIdentity/.test(message)) {
+    return [{ code: 'source_identity_not_allowed', message: `The trust policy must also allow "sts:SetSourceIdentity" for ${settings.vendorPrincipalArn}: deputy sets a source identity on every session so your CloudTrail shows which vendor service acted.` }]
+  }
+  if (/TagSession/.test(message)) return [{ code: 'tag_session_not_allowed', message: 'The trust policy must allow "sts:TagSession".' }]
+  if (/explicit deny|service control policy/i.test(message)) {
+    return [{ code: 'explicitly_denied', message: `An explicit Deny (in the trust policy, a permissions boundary or an SCP) refuses ${settings.vendorPrincipalArn}. Remove it for this principal.` }]
+  }
+  return [{
+    code: 'role_not_assumable',
+    message: `AWS refused AssumeRole on ${target.roleArn} with the correct external ID. Check that the role exists in account ${target.awsAccountId}, that its trust policy allows "sts:AssumeRole" for ${settings.vendorPrincipalArn} with Condition {"StringEquals": {"sts:ExternalId": "${target.externalId}"}}, and that no service control policy blocks it.`
+  }]
+}
+
+export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity'>, settings: ProbeSettings, now?: () => Date }) {
+  const { sts, settings } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string) {
+    const at = now()
+    const outcome = await sts.assumeRole({
+      roleArn: target.roleArn,
+      sessionName,
+      externalId,
+      durationSeconds: 900,
+      policy: DENY_ALL_SESSION_POLICY,
+      sourceIdentity: settings.sourceIdentity
+    }, { retryBudgetMs: settings.retryBudgetMs })
+    return { at, outcome, step }
+  }
+
+  return async function probe (target: ProbeTarget, sessionName: string): Promise<ProbeReport> {
+    const started = now()
+    const calls: ProbeCall[] = []
+    const findings: ProbeFinding[] = []
+
+    // Call 1, retried on AccessDenied while IAM may still be propagating a new role.
+    const deadline = started.getTime() + settings.propagationWindowMs
+    let first = await attempt('with_external_id', target, target.externalId, sessionName)
+    let tries = first.outcome.attempts
+    for (let retry = 0; !first.outcome.ok && first.outcome.failure.kind === 'denied' && now().getTime() < deadline; retry++) {
+      await sleep(Math.min(backoffMs(retry + 3, 250, 5000), Math.max(0, deadline - now().getTime())))
+      first = await attempt('with_external_id', target, target.externalId, sessionName)
+      tries += first.outcome.attempts
+    }
+    let firstAllowed = false
+    if (first.outcome.ok) {
+      firstAllowed = true
+      calls.push({ step: 'with_external_id', outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: first.outcome.requestId, at: first.at.toISOString(), attempts: tries })
+      const identityAt = now()
+      const identity = await sts.callerIdentity({ credentials: first.outcome.value.credentials, retryBudgetMs: settings.retryBudgetMs })
+      if (identity.ok) {
+        const role = parseRoleArn(target.roleArn)
+        const expected = `:sts::${target.awsAccountId}:assumed-role/${role?.name ?? ''}/`
+        const matches = identity.value.account === target.awsAccountId && identity.value.arn.includes(expected)
+        calls.push({ step: 'caller_identity', outcome: matches ? 'allowed' : 'mismatch', errorCode: null, errorMessage: matches ? null : `the session is ${identity.value.arn}, not the registered role in account ${target.awsAccountId}`, stsRequestId: identity.requestId, at: identityAt.toISOString(), attempts: identity.attempts })
+        if (!matches) findings.push({ code: 'identity_mismatch', message: `Assuming ${target.roleArn} produced a session for ${identity.value.arn}; the role must be in account ${target.awsAccountId}.` })
+      } else {
+        calls.push(failedCall('caller_identity', identity.failure, identityAt, identity.attempts))
+      }
+    } else {
+      calls.push(failedCall('with_external_id', first.outcome.failure, first.at, tries))
+    }
+
+    // Calls 2 and 3: the confused-deputy test proper.
+    for (const [step, externalId] of [['without_external_id', undefined], ['wrong_external_id', randomUUID()]] as const) {
+      const { at, outcome } = await attempt(step, target, externalId, sessionName)
+      if (outcome.ok) {
+        calls.push({ step, outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: outcome.requestId, at: at.toISOString(), attempts: outcome.attempts })
+        findings.push({
+          code: step === 'without_external_id' ? 'external_id_not_required' : 'external_id_not_checked',
+          message: step === 'without_external_id'
+            ? `${target.roleArn} can be assumed without any external ID: anyone who learns the role ARN can make ${settings.vendorPrincipalArn} act on this account (the confused deputy). Add Condition {"StringEquals": {"sts:ExternalId": "${target.externalId}"}} to the statement that trusts ${settings.vendorPrincipalArn}.`
+            : `${target.roleArn} accepts an external ID other than its own: the condition does not pin the value. Use {"StringEquals": {"sts:ExternalId": "${target.externalId}"}} (exactly this value, no wildcards, no lists of other IDs).`
+        })
+      } else {
+        calls.push(failedCall(step, outcome.failure, at, outcome.attempts))
+      }
+    }
+
+    const unsettled = calls.some((c) => c.outcome === 'error')
+    let outcome: ProbeReport['outcome']
+    if (findings.some((f) => f.code === 'external_id_not_required' || f.code === 'external_id_not_checked')) outcome = 'insecure'
+    else if (unsettled) {
+      outcome = 'error'
+      findings.push({ code: 'sts_unavailable', message: 'STS did not answer every call (throttled, failed or timed out); nothing was concluded. Try again later.' })
+    } else if (!firstAllowed) {
+      outcome = 'not_assumable'
+      findings.push(...whyNotAssumable(calls[0] as ProbeCall, settings, target))
+    } else if (findings.length > 0) outcome = 'not_assumable'
+    else outcome = 'pass'
+
+    return {
+      outcome,
+      checkedAt: started.toISOString(),
+      durationMs: now().getTime() - started.getTime(),
+      vendorPrincipalArn: settings.vendorPrincipalArn,
+      roleArn: target.roleArn,
+      calls,
+      findings
+    }
+  }
+}
+
+export type Probe = ReturnType<typeof createProbe>

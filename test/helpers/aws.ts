@@ -1,0 +1,37 @@
+// The STS emulator for tests: a real HTTP server that deputy reaches through the real SDK, the
+// way it reaches AWS (AWS_ENDPOINT_URL_STS and ordinary credentials in the environment).
+import type { Test } from 'tap'
+import { startStsEmulator, type RunningStsEmulator } from '../../src/aws/sts-emulator/server.js'
+
+export const VENDOR_ARN = 'arn:aws:iam::111111111111:user/deputy-vendor'
+
+export interface TestAws extends RunningStsEmulator {
+  keys: { accessKeyId: string, secretAccessKey: string }
+  /** Configuration for buildTestApp. */
+  env: Record<string, string>
+}
+
+export async function startTestAws (t: Test, env: Record<string, string> = {}): Promise<TestAws> {
+  const running = await startStsEmulator()
+  const keys = running.emulator.createUser(VENDOR_ARN)
+  // Each test file is its own process, so this environment belongs to this file alone.
+  Object.assign(process.env, { AWS_ENDPOINT_URL_STS: running.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'us-east-1' })
+  delete process.env.AWS_SESSION_TOKEN
+  delete process.env.AWS_PROFILE
+  t.teardown(() => running.close())
+  return { ...running, keys, env: { VENDOR_PRINCIPAL_ARN: VENDOR_ARN, PROBE_PROPAGATION_WINDOW_MS: '0', STS_RETRY_BUDGET_MS: '400', STS_TIMEOUT_MS: '1000', ...env } }
+}
+
+type Statement = Record<string, unknown>
+
+export const policy = (...statements: Statement[]): object => ({ Version: '2012-10-17', Statement: statements })
+
+/** The trust policy deputy's onboarding asks for: the vendor, the exact external ID, source identity. */
+export const secureTrust = (externalId: string, principal = VENDOR_ARN): object => policy({
+  Effect: 'Allow',
+  Principal: { AWS: principal },
+  Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+  Condition: { StringEquals: { 'sts:ExternalId': externalId } }
+})
+
+export const roleArn = (account: string, name = 'DeputyAccess'): string => `arn:aws:iam::${account}:role/${name}`
