@@ -1,6 +1,8 @@
 // The application as a Fastify plugin: external plugins, then deputy's plugins, then routes.
 // server.ts and the tests both register it on a Fastify built with fastifyOptions().
-import type { FastifyServerOptions } from 'fastify'
+import { Ajv } from 'ajv'
+import ajvFormats from 'ajv-formats'
+import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
@@ -30,10 +32,23 @@ export function fastifyOptions (config: Pick<Config, 'trustProxy'>, logger: Logg
     genReqId,
     requestIdHeader: false,
     trustProxy: config.trustProxy,
-    return503OnClosing: true,
-    // Unknown fields are an error, not silently dropped; report every problem at once.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } }
+    return503OnClosing: true
   }
+}
+
+/**
+ * Two validators: query strings, params and headers arrive as text and are coerced to their
+ * schema types; JSON bodies are taken exactly as sent (coercion would, for instance, turn a
+ * one-element list in an IAM policy into a string). Both report every problem at once and treat
+ * unknown fields as errors rather than dropping them.
+ */
+function validatorCompiler (): FastifySchemaCompiler<unknown> {
+  const options = { removeAdditional: false, allErrors: true, useDefaults: true, strict: false } as const
+  // ajv-formats is CommonJS: its function is the default export's `default`.
+  const addFormats = ajvFormats.default
+  const text = addFormats(new Ajv({ ...options, coerceTypes: 'array' }))
+  const json = addFormats(new Ajv({ ...options, coerceTypes: false }))
+  return ({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema as object)
 }
 
 export interface AppOptions {
@@ -60,6 +75,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
 
   // deputy speaks JSON only: anything else is 415, not a string that fails validation.
   fastify.removeContentTypeParser(['text/plain'])
+  fastify.setValidatorCompiler(validatorCompiler())
   await fastify.register(errorHandler)
   await fastify.register(requestContext)
   await fastify.register(swagger)

@@ -50,3 +50,32 @@ t.test('bad values name the variable', async (t) => {
     t.match((error as ConfigError).message, message)
   }
 })
+
+t.test('AWS: off without VENDOR_PRINCIPAL_ARN; validated and defaulted with it', async (t) => {
+  t.equal(loadConfig({}).aws, undefined)
+  t.same(loadConfig({ VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/deputy' }).aws, {
+    vendorPrincipalArn: 'arn:aws:iam::111111111111:role/deputy',
+    region: 'us-east-1',
+    stsTimeoutMs: 5000,
+    stsRetryBudgetMs: 3000,
+    probePropagationWindowMs: 60_000,
+    credentialsMaxDurationSeconds: 3600,
+    sourceIdentity: true
+  })
+  const custom = loadConfig({ VENDOR_PRINCIPAL_ARN: 'arn:aws-us-gov:iam::111111111111:user/deputy', AWS_REGION: 'us-gov-west-1', CREDENTIALS_MAX_DURATION_SECONDS: '1200', SOURCE_IDENTITY_ENABLED: 'false' }).aws
+  t.match(custom, { region: 'us-gov-west-1', credentialsMaxDurationSeconds: 1200, sourceIdentity: false })
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ VENDOR_PRINCIPAL_ARN: 'deputy' }, 'VENDOR_PRINCIPAL_ARN'],
+    [{ VENDOR_PRINCIPAL_ARN: 'arn:aws:s3:::bucket' }, 'VENDOR_PRINCIPAL_ARN'],
+    [{ VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/d', AWS_REGION: 'mars' }, 'AWS_REGION'],
+    [{ VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/d', CREDENTIALS_MAX_DURATION_SECONDS: '7200' }, 'CREDENTIALS_MAX_DURATION_SECONDS']
+  ]
+  for (const [env, variable] of bad) {
+    try {
+      loadConfig(env)
+      t.fail(`${variable} accepted`)
+    } catch (error) {
+      t.equal((error as ConfigError).variable, variable)
+    }
+  }
+})

@@ -22,6 +22,31 @@ t.test('unknown command: exit 2 with usage', async (t) => {
   t.match(deputy.output(), /unknown command "frobnicate"[\s\S]*usage: deputy/)
 })
 
+t.test('AWS identity: refuses to start unless STS says deputy is VENDOR_PRINCIPAL_ARN', async (t) => {
+  const { startStsEmulator } = await import('../src/aws/sts-emulator/server.js')
+  const sts = await startStsEmulator()
+  t.teardown(() => sts.close())
+  const keys = sts.emulator.createUser('arn:aws:iam::111111111111:user/deputy')
+  const dataDir = await mkdtemp(join(tmpdir(), 'deputy-aws-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const base = { DEPUTY_DATA_DIR: dataDir, PORT: '0', AWS_ENDPOINT_URL_STS: sts.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'eu-west-1', STS_RETRY_BUDGET_MS: '200' }
+
+  const wrong = spawnDeputy(['serve'], { ...base, VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/TheVendorRole' })
+  t.equal((await wrong.exit).code, 1)
+  t.match(wrong.output(), /belong to arn:aws:iam::111111111111:user\/deputy, not to VENDOR_PRINCIPAL_ARN arn:aws:iam::111111111111:role\/TheVendorRole/)
+
+  const unreachable = spawnDeputy(['serve'], { ...base, VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:user/deputy', AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1' })
+  t.equal((await unreachable.exit).code, 1)
+  t.match(unreachable.output(), /cannot confirm deputy's AWS identity/)
+
+  const right = spawnDeputy(['serve'], { ...base, VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:user/deputy' })
+  await waitForReady(right)
+  t.match(right.output(), /AWS identity confirmed/)
+  t.ok(sts.emulator.calls().some((c) => c.action === 'GetCallerIdentity' && c.callerArn === 'arn:aws:iam::111111111111:user/deputy'))
+  right.child.kill('SIGTERM')
+  t.equal((await right.exit).code, 0)
+})
+
 t.test('embedded default: PGlite in a data directory, kept across restarts', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'deputy-pglite-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))

@@ -82,7 +82,8 @@ export const backoffMs = (attempt: number, baseMs = 100, capMs = 2000): number =
 
 export function createStsGateway (settings: StsSettings) {
   // One handler (one connection pool) for deputy's own client and the probe's short-lived ones.
-  const requestHandler = new NodeHttpHandler({ connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs })
+  // throwOnRequestTimeout: without it the SDK only logs a warning when the timeout passes.
+  const requestHandler = new NodeHttpHandler({ connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true })
   // Retries are ours (bounded by time, classified); the SDK makes exactly one attempt per call.
   const client = new STSClient({ region: settings.region, maxAttempts: 1, requestHandler })
 
