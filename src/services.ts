@@ -27,7 +27,7 @@ export function createServices (prisma: PrismaClient, aws?: AwsAccess, onAuditFa
     customers: createCustomersService({ prisma, customersRepository, audit }),
     externalIds: createExternalIdsService({ prisma, externalIdsRepository, customersRepository, connectionsRepository, audit }),
     connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, aws }),
-    credentials: createCredentialsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, aws, ...(onAuditFailure === undefined ? {} : { onAuditFailure }) }),
+    credentials: createCredentialsService({ prisma, connectionsRepository, audit, aws, ...(onAuditFailure === undefined ? {} : { onAuditFailure }) }),
     auditQuery: createAuditService({ prisma, auditRepository: createAuditRepository() }),
     idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() })
   }

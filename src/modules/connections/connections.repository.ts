@@ -24,6 +24,13 @@ export function createConnectionsRepository () {
     findById (db: Db, scope: TenantScope, id: string) {
       return db.connection.findFirst({ where: { id, ...tenant(scope) } })
     },
+    /** The connection with what issuance needs of its customer and external ID, in one query. */
+    findForIssuance (db: Db, scope: TenantScope, id: string) {
+      return db.connection.findFirst({
+        where: { id, ...tenant(scope) },
+        include: { customer: { select: { status: true } }, externalId: { select: { value: true } } }
+      })
+    },
     findLiveForExternalId (db: Db, scope: TenantScope, externalIdId: string) {
       return db.connection.findFirst({ where: { externalIdId, status: { not: 'revoked' }, ...tenant(scope) } })
     },

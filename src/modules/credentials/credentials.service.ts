@@ -10,15 +10,11 @@ import type { AuditRecorder } from '../audit/audit.recorder.js'
 import { requireAws, type AwsAccess } from '../connections/aws-access.js'
 import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import { issuanceSessionName, sourceIdentityFor } from '../connections/session-names.js'
-import type { CustomersRepository } from '../customers/customers.repository.js'
-import type { ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
 import type { IssueCredentialsInput, IssuedCredentials, SessionPolicy } from './credentials.schemas.js'
 
 export interface Deps {
   prisma: PrismaClient
-  connectionsRepository: Pick<ConnectionsRepository, 'findById' | 'setStatus'>
-  externalIdsRepository: Pick<ExternalIdsRepository, 'findById'>
-  customersRepository: Pick<CustomersRepository, 'findById'>
+  connectionsRepository: Pick<ConnectionsRepository, 'findForIssuance' | 'setStatus'>
   audit: AuditRecorder
   aws: AwsAccess | undefined
   /** Reports a failure to write the issuance audit event (the credentials are then dropped). */
@@ -53,13 +49,14 @@ function stsRefusal (failure: StsFailure): AppError {
 }
 
 export function createCredentialsService (deps: Deps) {
-  const { prisma, connectionsRepository, externalIdsRepository, customersRepository, audit } = deps
+  const { prisma, connectionsRepository, audit } = deps
 
   return {
     async issue (caller: Caller, connectionId: string, input: IssueCredentialsInput): Promise<IssuedCredentials> {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
-      const connection = await connectionsRepository.findById(prisma, scope, connectionId)
+      // On the hot path: one query for the connection, its customer's status and its external ID.
+      const connection = await connectionsRepository.findForIssuance(prisma, scope, connectionId)
       if (connection === null) throw notFound('connection', connectionId)
       const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
       const deny = async (reason: string, error: AppError, extra: Record<string, unknown> = {}): Promise<never> => {
@@ -67,9 +64,8 @@ export function createCredentialsService (deps: Deps) {
         throw error
       }
 
-      const customer = await customersRepository.findById(prisma, scope, connection.customerId)
-      if (connection.status !== 'active' || customer?.status !== 'active') {
-        const what = connection.status !== 'active' ? `connection ${connection.id} is ${connection.status}` : `customer ${connection.customerId} is ${customer?.status ?? 'missing'}`
+      if (connection.status !== 'active' || connection.customer.status !== 'active') {
+        const what = connection.status !== 'active' ? `connection ${connection.id} is ${connection.status}` : `customer ${connection.customerId} is ${connection.customer.status}`
         return deny('connection_not_active', new AppError({ status: 409, code: 'connection_not_active', title: 'Conflict', detail: `${what}; only active connections of active customers issue credentials${connection.status === 'revoked' ? '' : ' (POST /v1/connections/{id}/verify re-runs the probe)'}` }), { status: connection.status })
       }
       const durationSeconds = input.durationSeconds ?? 900
@@ -82,15 +78,12 @@ export function createCredentialsService (deps: Deps) {
       } catch (error) {
         return deny((error as AppError).code, error as AppError)
       }
-      const externalId = await externalIdsRepository.findById(prisma, scope, connection.externalIdId)
-      if (externalId === null) throw notFound('external ID', connection.externalIdId)
-
       const sessionName = issuanceSessionName(caller.actor.clientName, connection.customerId, caller.request.requestId)
       const sourceIdentity = aws.settings.sourceIdentity ? sourceIdentityFor(caller.actor.clientName) : undefined
       const outcome = await aws.sts.assumeRole({
         roleArn: connection.roleArn,
         sessionName,
-        externalId: externalId.value,
+        externalId: connection.externalId.value,
         durationSeconds,
         policy,
         policyArns: input.policyArns,
