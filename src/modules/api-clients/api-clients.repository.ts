@@ -3,6 +3,7 @@ import type { PrismaClient } from '../../db/database.js'
 import { violatedUniqueIndex } from '../../db/errors.js'
 import type { ApiClient } from '../../generated/prisma/client.js'
 import type { Scope } from './scopes.js'
+import { CREATED_ORDER, createdAfter } from '../../db/keyset.js'
 
 type Db = Pick<PrismaClient, 'apiClient'>
 
@@ -25,8 +26,8 @@ export function createApiClientsRepository () {
     list (db: Db, page: { limit: number, after?: { createdAt: Date, id: string } | undefined }) {
       const { after } = page
       return db.apiClient.findMany({
-        where: after === undefined ? {} : { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        where: createdAfter(after),
+        orderBy: CREATED_ORDER,
         take: page.limit + 1
       })
     },

@@ -2,8 +2,8 @@
 import type { PrismaClient } from '../../db/database.js'
 import type { Connection, Prisma } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
-import type { KeysetAfter } from '../customers/customers.repository.js'
 import type { ConnectionStatus, ProbeReport } from './connections.schemas.js'
+import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
 
 type Db = Pick<PrismaClient, 'connection'>
 
@@ -34,7 +34,7 @@ export function createConnectionsRepository () {
     findLiveForExternalId (db: Db, scope: TenantScope, externalIdId: string) {
       return db.connection.findFirst({ where: { externalIdId, status: { not: 'revoked' }, ...tenant(scope) } })
     },
-    list (db: Db, scope: TenantScope, customerId: string, filter: { awsAccountId?: string | undefined, status?: ConnectionStatus | undefined }, page: { limit: number, after?: KeysetAfter | undefined }) {
+    list (db: Db, scope: TenantScope, customerId: string, filter: { awsAccountId?: string | undefined, status?: ConnectionStatus | undefined }, page: { limit: number, after?: CreatedKey | undefined }) {
       if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve([])
       const { after } = page
       return db.connection.findMany({
@@ -42,9 +42,9 @@ export function createConnectionsRepository () {
           customerId,
           awsAccountId: filter.awsAccountId,
           status: filter.status,
-          ...(after === undefined ? {} : { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] })
+          ...createdAfter(after)
         },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        orderBy: CREATED_ORDER,
         take: page.limit + 1
       })
     },

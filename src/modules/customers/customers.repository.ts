@@ -2,12 +2,11 @@
 import type { PrismaClient } from '../../db/database.js'
 import type { Customer } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
+import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
 
 type Db = Pick<PrismaClient, 'customer'>
 
 export type CustomerRow = Customer
-
-export interface KeysetAfter { createdAt: Date, id: string }
 
 export function createCustomersRepository () {
   return {
@@ -25,14 +24,14 @@ export function createCustomersRepository () {
     findByExternalRef (db: Db, scope: TenantScope, externalRef: string) {
       return db.customer.findFirst({ where: { externalRef, id: scope.customerId ?? undefined } })
     },
-    list (db: Db, scope: TenantScope, page: { limit: number, after?: KeysetAfter | undefined }) {
+    list (db: Db, scope: TenantScope, page: { limit: number, after?: CreatedKey | undefined }) {
       const { after } = page
       return db.customer.findMany({
         where: {
           id: scope.customerId ?? undefined,
-          ...(after === undefined ? {} : { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] })
+          ...createdAfter(after)
         },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        orderBy: CREATED_ORDER,
         take: page.limit + 1
       })
     }

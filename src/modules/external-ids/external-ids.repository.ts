@@ -3,7 +3,7 @@
 import type { PrismaClient } from '../../db/database.js'
 import type { ExternalId } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
-import type { KeysetAfter } from '../customers/customers.repository.js'
+import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
 
 type Db = Pick<PrismaClient, 'externalId'>
 
@@ -26,7 +26,7 @@ export function createExternalIdsRepository () {
       if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve(null)
       return db.externalId.findFirst({ where: { customerId, awsAccountId, status: 'active' } })
     },
-    list (db: Db, scope: TenantScope, customerId: string, filter: { awsAccountId?: string | undefined, status?: 'active' | 'retired' | undefined }, page: { limit: number, after?: KeysetAfter | undefined }) {
+    list (db: Db, scope: TenantScope, customerId: string, filter: { awsAccountId?: string | undefined, status?: 'active' | 'retired' | undefined }, page: { limit: number, after?: CreatedKey | undefined }) {
       if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve([])
       const { after } = page
       return db.externalId.findMany({
@@ -34,9 +34,9 @@ export function createExternalIdsRepository () {
           customerId,
           awsAccountId: filter.awsAccountId,
           status: filter.status,
-          ...(after === undefined ? {} : { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] })
+          ...createdAfter(after)
         },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        orderBy: CREATED_ORDER,
         take: page.limit + 1
       })
     },
