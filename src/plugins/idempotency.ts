@@ -17,9 +17,24 @@ declare module 'fastify' {
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
 
+const PURGE_INTERVAL_MS = 60 * 60 * 1000
+
 export default fp<{ idempotency: IdempotencyService }>(async function idempotencyPlugin (app: FastifyInstance, opts) {
   const { idempotency } = opts
   app.decorateRequest('idempotencyKey', null)
+
+  // Expired keys are dropped hourly (and once at start) so the table does not grow for ever.
+  const purge = (): void => {
+    idempotency.purgeExpired().then(
+      (count) => { if (count > 0) app.log.info({ count }, 'purged expired idempotency keys') },
+      (error: unknown) => { app.log.warn({ err: error }, 'could not purge expired idempotency keys') })
+  }
+  let timer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    purge()
+    timer = setInterval(purge, PURGE_INTERVAL_MS).unref()
+  })
+  app.addHook('onClose', async () => { clearInterval(timer) })
 
   app.addHook('preHandler', async (request, reply) => {
     const settings = request.routeOptions.config.idempotency

@@ -81,4 +81,20 @@ t.test('Idempotency-Key', async (t) => {
     for (const r of responses.filter((r) => r.statusCode === 409)) t.equal(r.json().code, 'idempotency_key_in_progress')
     t.equal(await database.prisma.externalId.count({ where: { awsAccountId: body.awsAccountId } }), 1)
   })
+
+  t.test('expired keys are not replayed and are purged', async (t) => {
+    const { createIdempotencyService } = await import('../../src/modules/idempotency/idempotency.service.js')
+    const { createIdempotencyRepository } = await import('../../src/modules/idempotency/idempotency.repository.js')
+    const headers = { 'idempotency-key': 'old-key' }
+    const first = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'Old' }, headers })
+    await database.prisma.idempotencyKey.updateMany({ where: { key: 'old-key' }, data: { expiresAt: new Date(Date.now() - 1000) } })
+    const later = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'Old' }, headers })
+    t.equal(later.statusCode, 201)
+    t.not(later.json().id, first.json().id, 'an expired key runs the request again')
+    await database.prisma.idempotencyKey.updateMany({ where: { key: 'old-key' }, data: { expiresAt: new Date(Date.now() - 1000) } })
+    const service = createIdempotencyService({ prisma: database.prisma, idempotencyRepository: createIdempotencyRepository() })
+    t.equal(await service.purgeExpired(), 1)
+    t.equal(await database.prisma.idempotencyKey.count({ where: { key: 'old-key' } }), 0)
+    t.ok(await database.prisma.idempotencyKey.count() > 0, 'live keys stay')
+  })
 })

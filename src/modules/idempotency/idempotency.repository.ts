@@ -17,6 +17,13 @@ export function createIdempotencyRepository () {
     complete (db: Db, clientId: string, key: string, statusCode: number, response: Prisma.InputJsonValue) {
       return db.idempotencyKey.updateMany({ where: { clientId, key, state: 'pending' }, data: { state: 'completed', statusCode, response } })
     },
+    /** Deletes up to `limit` expired records; returns how many. */
+    async purgeExpired (db: Db, before: Date, limit: number): Promise<number> {
+      const expired = await db.idempotencyKey.findMany({ where: { expiresAt: { lt: before } }, select: { clientId: true, key: true }, take: limit })
+      if (expired.length === 0) return 0
+      const { count } = await db.idempotencyKey.deleteMany({ where: { OR: expired, expiresAt: { lt: before } } })
+      return count
+    },
     /** Deletes the record if it matches; used to release a claim and to clear stale ones. */
     remove (db: Db, where: { clientId: string, key: string, state?: string, createdBefore?: Date, expiredBefore?: Date }) {
       return db.idempotencyKey.deleteMany({

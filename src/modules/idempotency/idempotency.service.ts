@@ -55,6 +55,12 @@ export function createIdempotencyService (deps: { prisma: PrismaClient, idempote
     },
     async release (clientId: string, key: string): Promise<void> {
       await repo.remove(prisma, { clientId, key, state: 'pending' })
+    },
+    /** Drops expired keys in batches; safe to run from every replica at once. */
+    async purgeExpired (batch = 1000): Promise<number> {
+      let total = 0
+      for (let n = batch; n === batch; total += n) n = await repo.purgeExpired(prisma, now(), batch)
+      return total
     }
   }
 }
