@@ -73,7 +73,7 @@ t.test('embedded default: PGlite in a data directory, kept across restarts', asy
 })
 
 t.test('Postgres: three replicas start at once with MIGRATE_ON_START; SIGTERM finishes in-flight requests', async (t) => {
-  const name = `deputy_test_srv_${Math.random().toString(16).slice(2, 10)}`
+  const name = `deputy_test_${process.pid}_srv_${Math.random().toString(16).slice(2, 10)}`
   await withAdminClient((c) => c.query(`CREATE DATABASE "${name}"`))
   t.teardown(() => withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
   const env = { DATABASE_URL: databaseUrl(name), MIGRATE_ON_START: 'true', PORT: '0', DEPUTY_BOOTSTRAP_ADMIN_TOKEN: TOKEN }
@@ -119,7 +119,7 @@ t.test('Postgres: three replicas start at once with MIGRATE_ON_START; SIGTERM fi
 })
 
 t.test('deputy migrate and api-clients from the command line', async (t) => {
-  const name = `deputy_test_cli_${Math.random().toString(16).slice(2, 10)}`
+  const name = `deputy_test_${process.pid}_cli_${Math.random().toString(16).slice(2, 10)}`
   await withAdminClient((c) => c.query(`CREATE DATABASE "${name}"`))
   t.teardown(() => withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
   const env = { DATABASE_URL: databaseUrl(name) }

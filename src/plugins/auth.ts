@@ -33,6 +33,16 @@ const unauthorized = (detail: string): AppError => new AppError({
   headers: { 'www-authenticate': 'Bearer realm="deputy"' }
 })
 
+// Each authorize() hook carries the scope it demands, so the route table itself says which
+// routes need which scope (the OpenAPI document and the authorization-matrix test read it).
+const REQUIRED_SCOPE = Symbol.for('deputy.requiredScope')
+
+/** The scope a route demands, read from its authorize() hook; undefined for public routes. */
+export function requiredScopeOf (route: { onRequest?: unknown }): Scope | undefined {
+  const hooks = [route.onRequest ?? []].flat() as Array<{ [REQUIRED_SCOPE]?: Scope }>
+  return hooks.find((hook) => hook[REQUIRED_SCOPE] !== undefined)?.[REQUIRED_SCOPE]
+}
+
 export function bearerToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (typeof header !== 'string') return undefined
@@ -60,7 +70,7 @@ export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) 
     })
   }
 
-  app.decorate('authorize', (scope: Scope): onRequestAsyncHookHandler => async function authorize (request) {
+  app.decorate('authorize', (scope: Scope): onRequestAsyncHookHandler => Object.assign(async function authorize (request: FastifyRequest) {
     const token = bearerToken(request)
     if (token === undefined) {
       await refuse(request, 'auth.failed', null, { reason: 'missing_token' })
@@ -80,5 +90,5 @@ export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) 
       actor: { clientId: client.id, clientName: client.name, customerId: client.customerId, scopes: client.scopes },
       request: requestMeta(request)
     }
-  })
+  }, { [REQUIRED_SCOPE]: scope }))
 }, { name: 'auth' })

@@ -11,7 +11,7 @@ import { openPgSession } from '../../src/db/sql-session.js'
 import { databaseUrl, withAdminClient } from '../helpers/postgres.js'
 
 async function emptyDatabase (t: Test): Promise<string> {
-  const name = `deputy_test_mig_${Math.random().toString(16).slice(2, 10)}`
+  const name = `deputy_test_${process.pid}_mig_${Math.random().toString(16).slice(2, 10)}`
   await withAdminClient((c) => c.query(`CREATE DATABASE "${name}"`))
   t.teardown(() => withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
   return databaseUrl(name)

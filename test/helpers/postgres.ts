@@ -29,10 +29,22 @@ export async function withAdminClient<T> (run: (client: pg.Client) => Promise<T>
   }
 }
 
+/** True for a test database whose creating process has exited (its name carries the pid). */
+export function isLeftover (datname: string): boolean {
+  const pid = Number(/^deputy_test_(\d+)_/.exec(datname)?.[1])
+  if (!Number.isInteger(pid) || pid <= 0) return true
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
 /** A fresh, migrated database for one test file, dropped when the test ends. */
 export async function createTestDatabase (t: Test): Promise<string> {
   const template = await templateName()
-  const name = `deputy_test_${randomBytes(6).toString('hex')}`
+  const name = `deputy_test_${process.pid}_${randomBytes(6).toString('hex')}`
   await withAdminClient((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`))
   t.teardown(async () => {
     await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
