@@ -5,11 +5,12 @@
 //
 // Written for deputy (Apache-2.0) rather than borrowed: the only full evaluator on npm,
 // @cloud-copilot/iam-simulate, is AGPL-3.0 and may not ship in deputy. Its semantics are the
-// reference we follow; test/aws/trust-policy.test.ts pins them case by case. Supported:
-// Principal / NotPrincipal (AWS: account root, account id, IAM user or role ARN, "*"),
-// Action / NotAction with wildcards, and the condition operators listed in OPERATORS with
-// ...IfExists and ForAnyValue:/ForAllValues: prefixes.
+// reference we follow where IAM's documentation is silent; test/aws/trust-policy.test.ts pins
+// them case by case and against it. Supported: Principal / NotPrincipal (AWS: account root,
+// account id, IAM user or role ARN, role session ARN, "*"), Action / NotAction with wildcards,
+// and the condition operators listed in OPERATORS with ...IfExists and ForAnyValue:/ForAllValues:.
 
+/** A string is a single-valued key; a list is a multivalued key (sts:TransitiveTagKeys, aws:TagKeys). */
 export type ConditionValue = string | string[] | undefined
 
 export interface RequestContext {
@@ -28,6 +29,8 @@ export interface Decision {
   action?: string
 }
 
+type PolicyScalar = string | number | boolean
+
 interface Statement {
   Sid?: string
   Effect: 'Allow' | 'Deny'
@@ -35,7 +38,7 @@ interface Statement {
   NotPrincipal?: unknown
   Action?: string | string[]
   NotAction?: string | string[]
-  Condition?: Record<string, Record<string, string | string[] | boolean>>
+  Condition?: Record<string, Record<string, PolicyScalar | PolicyScalar[]>>
 }
 
 export class MalformedPolicyError extends Error {
@@ -65,50 +68,160 @@ function principalMatches (principal: unknown, ctx: RequestContext): boolean {
   })
 }
 
-type Comparator = (wanted: string, actual: string) => boolean
+/**
+ * Compares one policy value with one request value: true or false, or undefined when either is
+ * not of the operator's type (not an ARN, a date, a number, a boolean). Undefined never
+ * satisfies an operator, negated or not: an unparsable value is a non-match.
+ */
+type Comparator = (wanted: string, actual: string) => boolean | undefined
 
-const COMPARATORS: Record<string, { compare: Comparator, negated: boolean }> = {
-  StringEquals: { compare: (w, a) => w === a, negated: false },
-  StringNotEquals: { compare: (w, a) => w === a, negated: true },
-  StringEqualsIgnoreCase: { compare: (w, a) => w.toLowerCase() === a.toLowerCase(), negated: false },
-  StringNotEqualsIgnoreCase: { compare: (w, a) => w.toLowerCase() === a.toLowerCase(), negated: true },
-  StringLike: { compare: (w, a) => globMatch(w, a), negated: false },
-  StringNotLike: { compare: (w, a) => globMatch(w, a), negated: true },
-  ArnEquals: { compare: (w, a) => globMatch(w, a), negated: false },
-  ArnLike: { compare: (w, a) => globMatch(w, a), negated: false },
-  ArnNotEquals: { compare: (w, a) => globMatch(w, a), negated: true },
-  ArnNotLike: { compare: (w, a) => globMatch(w, a), negated: true },
-  Bool: { compare: (w, a) => w.toLowerCase() === a.toLowerCase(), negated: false }
+const typed = <T>(parse: (value: string) => T | undefined, test: (wanted: T, actual: T) => boolean): Comparator =>
+  (wanted, actual) => {
+    const w = parse(wanted)
+    const a = parse(actual)
+    return w === undefined || a === undefined ? undefined : test(w, a)
+  }
+
+/** The six ARN components; the sixth (resource) keeps any further colons. */
+function arnComponents (value: string): string[] | undefined {
+  const parts = value.split(':')
+  if (parts.length < 6 || parts[0] !== 'arn') return undefined
+  return [...parts.slice(0, 5), parts.slice(5).join(':')]
 }
 
-export const OPERATORS = [...Object.keys(COMPARATORS), 'Null']
+/**
+ * IAM checks each of the six ARN components on its own, so a wildcard never spans a colon between
+ * them. A request value that is not an ARN cannot be compared (no ARN operator holds on it); a
+ * policy pattern that is not an ARN matches no ARN (so ArnNotLike, "negated matching", holds).
+ */
+const arnLike: Comparator = (wanted, actual) => {
+  const value = arnComponents(actual)
+  if (value === undefined) return undefined
+  const pattern = arnComponents(wanted)
+  return pattern !== undefined && pattern.every((p, i) => globMatch(p, value[i] ?? ''))
+}
 
-function conditionHolds (operatorName: string, key: string, wantedRaw: string | string[] | boolean, ctx: RequestContext): boolean {
-  let operator = operatorName
-  let setMode: 'single' | 'any' | 'all' = 'single'
-  if (operator.startsWith('ForAnyValue:')) { setMode = 'any'; operator = operator.slice('ForAnyValue:'.length) }
-  if (operator.startsWith('ForAllValues:')) { setMode = 'all'; operator = operator.slice('ForAllValues:'.length) }
-  const ifExists = operator.endsWith('IfExists')
-  if (ifExists) operator = operator.slice(0, -'IfExists'.length)
+/**
+ * Epoch seconds (all digits), or a W3C profile of ISO 8601 from YYYY-MM on; a time needs a zone,
+ * as the profile says (JavaScript would otherwise read it as local time).
+ */
+function parseDate (value: string): number | undefined {
+  if (/^\d+$/.test(value)) return Number(value) * 1000
+  if (!/^\d{4}-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?$/.test(value)) return undefined
+  const ms = Date.parse(value)
+  return Number.isNaN(ms) ? undefined : ms
+}
+
+function parseNumber (value: string): number | undefined {
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(value) ? Number(value) : undefined
+}
+
+function parseBool (value: string): boolean | undefined {
+  const lower = value.toLowerCase()
+  return lower === 'true' ? true : lower === 'false' ? false : undefined
+}
+
+const stringEquals: Comparator = (w, a) => w === a
+const stringEqualsIgnoreCase: Comparator = (w, a) => w.toLowerCase() === a.toLowerCase()
+const stringLike: Comparator = (w, a) => globMatch(w, a)
+const dateEquals = typed(parseDate, (w, a) => a === w)
+const dateLessThan = typed(parseDate, (w, a) => a < w)
+const dateLessThanEquals = typed(parseDate, (w, a) => a <= w)
+const numericEquals = typed(parseNumber, (w, a) => a === w)
+const numericLessThan = typed(parseNumber, (w, a) => a < w)
+const numericLessThanEquals = typed(parseNumber, (w, a) => a <= w)
+const flip = (compare: Comparator): Comparator => (w, a) => compare(a, w)
+
+interface Operator { compare: Comparator, negated: boolean }
+const positive = (compare: Comparator): Operator => ({ compare, negated: false })
+const negated = (compare: Comparator): Operator => ({ compare, negated: true })
+
+const OPERATOR_BY_NAME: Record<string, Operator> = {
+  StringEquals: positive(stringEquals),
+  StringNotEquals: negated(stringEquals),
+  StringEqualsIgnoreCase: positive(stringEqualsIgnoreCase),
+  StringNotEqualsIgnoreCase: negated(stringEqualsIgnoreCase),
+  StringLike: positive(stringLike),
+  StringNotLike: negated(stringLike),
+  ArnEquals: positive(arnLike),
+  ArnLike: positive(arnLike),
+  ArnNotEquals: negated(arnLike),
+  ArnNotLike: negated(arnLike),
+  Bool: positive(typed(parseBool, (w, a) => w === a)),
+  DateEquals: positive(dateEquals),
+  DateNotEquals: negated(dateEquals),
+  DateLessThan: positive(dateLessThan),
+  DateLessThanEquals: positive(dateLessThanEquals),
+  DateGreaterThan: positive(flip(dateLessThan)),
+  DateGreaterThanEquals: positive(flip(dateLessThanEquals)),
+  NumericEquals: positive(numericEquals),
+  NumericNotEquals: negated(numericEquals),
+  NumericLessThan: positive(numericLessThan),
+  NumericLessThanEquals: positive(numericLessThanEquals),
+  NumericGreaterThan: positive(flip(numericLessThan)),
+  NumericGreaterThanEquals: positive(flip(numericLessThanEquals))
+}
+
+export const OPERATORS = [...Object.keys(OPERATOR_BY_NAME), 'Null']
+
+interface ParsedOperator { set: 'any' | 'all' | undefined, base: string, ifExists: boolean }
+
+const SET_OPERATORS = { ForAnyValue: 'any', ForAllValues: 'all' } as const
+
+function parseOperator (name: string): ParsedOperator {
+  const colon = name.indexOf(':')
+  const prefix = colon === -1 ? undefined : name.slice(0, colon)
+  if (prefix !== undefined && prefix !== 'ForAnyValue' && prefix !== 'ForAllValues') throw new MalformedPolicyError(`unsupported condition operator ${name}`)
+  const rest = name.slice(colon + 1)
+  const ifExists = rest.endsWith('IfExists')
+  return {
+    set: prefix === undefined ? undefined : SET_OPERATORS[prefix],
+    base: ifExists ? rest.slice(0, -'IfExists'.length) : rest,
+    ifExists
+  }
+}
+
+/** Condition keys are case-insensitive. */
+function lookUp (keys: Record<string, ConditionValue>, key: string): ConditionValue {
+  if (Object.hasOwn(keys, key)) return keys[key]
+  const match = Object.keys(keys).find((k) => k.toLowerCase() === key.toLowerCase())
+  return match === undefined ? undefined : keys[match]
+}
+
+/** Several policy values are OR for a positive operator; a negated one must differ from them all. */
+function valueHolds (operator: Operator, wanted: string[], actual: string): boolean {
+  const outcomes = wanted.map((w) => operator.compare(w, actual))
+  return operator.negated ? outcomes.every((o) => o === false) : outcomes.some((o) => o === true)
+}
+
+/**
+ * A missing key (or an empty list): ForAnyValue over an empty set is false whatever the operator
+ * (even with IfExists), ForAllValues over it is vacuously true; otherwise ...IfExists and negated
+ * operators hold and the rest do not.
+ */
+function missingKeyHolds (parsed: ParsedOperator, operator: Operator): boolean {
+  if (parsed.set === 'any') return false
+  if (parsed.set === 'all') return true
+  return parsed.ifExists || operator.negated
+}
+
+function conditionHolds (operatorName: string, key: string, wantedRaw: unknown, ctx: RequestContext): boolean {
+  const parsed = parseOperator(operatorName)
   const wanted = asList(wantedRaw)
-  const actualRaw = ctx.keys[key] ?? ctx.keys[Object.keys(ctx.keys).find((k) => k.toLowerCase() === key.toLowerCase()) ?? '']
-  const actual = actualRaw === undefined ? [] : asList(actualRaw)
-
-  if (operator === 'Null') {
-    const expectAbsent = wanted.some((w) => w.toLowerCase() === 'true')
-    return expectAbsent === (actual.length === 0)
+  const actual = lookUp(ctx.keys, key)
+  const values = asList(actual)
+  if (parsed.base === 'Null') {
+    const absent = values.length === 0 ? 'true' : 'false'
+    return wanted.some((w) => w.toLowerCase() === absent)
   }
-  const comparator = COMPARATORS[operator]
-  if (comparator === undefined) throw new MalformedPolicyError(`unsupported condition operator ${operatorName}`)
-  if (actual.length === 0) {
-    if (ifExists) return true
-    if (setMode === 'all') return true // ForAllValues over an empty set is vacuously true
-    return comparator.negated
-  }
-  const matchesAny = (value: string): boolean => wanted.some((w) => comparator.compare(w, value))
-  if (setMode === 'all') return actual.every((v) => comparator.negated ? !matchesAny(v) : matchesAny(v))
-  // Single-valued keys and ForAnyValue: some value matches some wanted value.
-  return comparator.negated ? !actual.some(matchesAny) : actual.some(matchesAny)
+  const operator = OPERATOR_BY_NAME[parsed.base]
+  if (operator === undefined) throw new MalformedPolicyError(`unsupported condition operator ${operatorName}`)
+  if (values.length === 0) return missingKeyHolds(parsed, operator)
+  if (parsed.set === 'any') return values.some((v) => valueHolds(operator, wanted, v))
+  if (parsed.set === 'all') return values.every((v) => valueHolds(operator, wanted, v))
+  // A multivalued key needs a set operator; a single-valued operator on it does not match.
+  if (Array.isArray(actual)) return false
+  return valueHolds(operator, wanted, values[0] ?? '')
 }
 
 function conditionsHold (condition: Statement['Condition'], ctx: RequestContext): boolean {
