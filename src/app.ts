@@ -16,14 +16,33 @@ import { customersRoutes } from './modules/customers/customers.routes.js'
 import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import auth from './plugins/auth.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import idempotency from './plugins/idempotency.js'
-import rateLimit from './plugins/rate-limit.js'
+import rateLimit, { createAuthThrottle } from './plugins/rate-limit.js'
+import refusalAudit from './plugins/refusal-audit.js'
 import requestContext, { genReqId } from './plugins/request-context.js'
 import swagger from './plugins/swagger.js'
+import textInput from './plugins/text-input.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { createServices } from './services.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
 export const BODY_LIMIT_BYTES = 64 * 1024
+
+/**
+ * Fastify's trustProxy for TRUST_PROXY. Fastify 5.12 ignores a bare hop count (it cannot check the
+ * immediate peer), so a count becomes a function trusting exactly that many hops: right only when
+ * deputy cannot be reached except through those proxies (README, TRUST_PROXY).
+ */
+function trustProxyOption (trust: Config['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof trust !== 'number') return trust
+  return (_address: string, hop: number) => hop < trust
+}
 
 export function fastifyOptions (config: Pick<Config, 'trustProxy'>, logger: Logger): FastifyServerOptions {
   return {
@@ -31,8 +50,9 @@ export function fastifyOptions (config: Pick<Config, 'trustProxy'>, logger: Logg
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId,
     requestIdHeader: false,
-    trustProxy: config.trustProxy,
-    return503OnClosing: true
+    trustProxy: trustProxyOption(config.trustProxy),
+    return503OnClosing: true,
+    frameworkErrors
   }
 }
 
@@ -46,8 +66,11 @@ function validatorCompiler (): FastifySchemaCompiler<unknown> {
   const options = { removeAdditional: false, allErrors: true, useDefaults: true, strict: false } as const
   // ajv-formats is CommonJS: its function is the default export's `default`.
   const addFormats = ajvFormats.default
-  const text = addFormats(new Ajv({ ...options, coerceTypes: 'array' }))
-  const json = addFormats(new Ajv({ ...options, coerceTypes: false }))
+  // ajv-formats' "uuid" also accepts a "urn:uuid:" prefix, which PostgreSQL does not: ids are
+  // the 36-character form only.
+  const withFormats = (ajv: Ajv): Ajv => addFormats(ajv).addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+  const text = withFormats(new Ajv({ ...options, coerceTypes: 'array' }))
+  const json = withFormats(new Ajv({ ...options, coerceTypes: false }))
   return ({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema as object)
 }
 
@@ -67,7 +90,16 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   } else {
     fastify.log.warn('VENDOR_PRINCIPAL_ARN is not set: running without AWS; connection and credential routes answer 503')
   }
-  const services = createServices(database.prisma, aws, (error) => fastify.log.error({ err: error }, 'could not write the credentials.issued audit event; credentials dropped'))
+  const metrics = createMetrics()
+  fastify.decorate('metrics', metrics)
+  const services = createServices(database.prisma, {
+    aws,
+    // Error level, with what an operator needs to find the dropped session in CloudTrail.
+    onUnauditedSession: (error, session) => {
+      metrics.unauditedSessions.inc()
+      fastify.log.error({ err: error, session }, 'could not write the credentials.issued audit event; the session AWS issued was dropped, find it in CloudTrail by its access key id')
+    }
+  })
   if (config.bootstrapAdminToken !== undefined) {
     const created = await services.apiClients.bootstrapAdmin(config.bootstrapAdminToken)
     if (created !== null) fastify.log.info({ apiClientId: created }, 'created the bootstrap admin client from DEPUTY_BOOTSTRAP_ADMIN_TOKEN')
@@ -78,10 +110,13 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   fastify.setValidatorCompiler(validatorCompiler())
   await fastify.register(errorHandler)
   await fastify.register(requestContext)
+  await fastify.register(textInput)
   await fastify.register(swagger)
-  await fastify.register(rateLimit, config.rateLimit)
-  await fastify.register(auth, { prisma: database.prisma, apiClients: services.apiClients, audit: services.audit })
+  const throttle = createAuthThrottle({ max: config.rateLimit.authFailureMax, windowMs: config.rateLimit.authFailureWindowMs, prisma: database.prisma, audit: services.audit, log: fastify.log })
+  await fastify.register(rateLimit, { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs, throttle })
+  await fastify.register(auth, { prisma: database.prisma, apiClients: services.apiClients, audit: services.audit, throttle })
   await fastify.register(idempotency, { idempotency: services.idempotency })
+  await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 
   await fastify.register(healthRoutes, { ping: database.ping })
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })

@@ -1,13 +1,23 @@
 // deputy's configuration: read once from the environment, validated, and passed down as one
 // typed object. Tests build it with loadConfig({...}) instead of touching process.env.
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { DatabaseTarget } from './db/database.js'
 
 export interface RateLimitConfig {
-  /** Requests allowed per token (or per address, without a token) in each window. */
+  /** Requests allowed per proven token (or per address, for every other request) in each window. */
   max: number
   windowMs: number
+  /** Failed authentications allowed per address in each auth-failure window; then 429 auth_throttled. */
+  authFailureMax: number
+  authFailureWindowMs: number
 }
+
+/**
+ * Which peers may set the client address through X-Forwarded-For: none (false), the last `n` hops
+ * (a number), or the listed proxy addresses and CIDRs (strings). Never "every hop".
+ */
+export type TrustProxy = false | number | string[]
 
 export interface AwsConfig {
   /** The vendor's IAM role or user that customers' trust policies name. */
@@ -23,6 +33,16 @@ export interface AwsConfig {
   credentialsMaxDurationSeconds: number
   /** Set SourceIdentity on sessions (needs sts:SetSourceIdentity in the customer's trust policy). */
   sourceIdentity: boolean
+  /**
+   * A role in the vendor's own account that always trusts deputy. When a customer's role refuses
+   * issuance, deputy assumes this role to tell a customer-side change from a fault of its own
+   * identity. Unset: another active connection serves as the control.
+   */
+  controlRoleArn: string | undefined
+  /** Least time between two probes of one connection (verify). */
+  probeCooldownMs: number
+  /** Probes (registrations and verifications) one customer may trigger per hour. */
+  probeBudgetPerCustomerPerHour: number
 }
 
 export interface Config {
@@ -33,8 +53,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   bootstrapAdminToken: string | undefined
   rateLimit: RateLimitConfig
-  /** Trust X-Forwarded-For from a reverse proxy for the audited source IP. */
-  trustProxy: boolean
+  /** Which reverse proxies may set the audited, rate-limited client address (X-Forwarded-For). */
+  trustProxy: TrustProxy
   /** Undefined when deputy runs without AWS: connection and credential routes answer 503. */
   aws: AwsConfig | undefined
 }
@@ -101,7 +121,42 @@ function bootstrapToken (env: Env): string | undefined {
   return token
 }
 
+// proxy-addr's named ranges, accepted by Fastify's trustProxy.
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const EVERY_HOP = 'would trust every hop, so the leftmost X-Forwarded-For entry, which the client writes, would become the audited and rate-limited address'
+
+function trustProxy (env: Env): TrustProxy {
+  const raw = env.TRUST_PROXY?.trim()
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false
+  if (raw === 'true') {
+    throw new ConfigError('TRUST_PROXY', `true ${EVERY_HOP}; set the number of proxies in front of deputy (TRUST_PROXY=1) or their addresses (TRUST_PROXY=10.0.0.0/8,127.0.0.1)`)
+  }
+  if (/^\d+$/.test(raw)) return integer(env, 'TRUST_PROXY', 0, 1, 10)
+  return raw.split(',').map((entry) => {
+    const value = entry.trim()
+    if (NAMED_RANGES.has(value)) return value
+    const [address = '', prefix, ...rest] = value.split('/')
+    const family = isIP(address)
+    if (family === 0 || rest.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) {
+      throw new ConfigError('TRUST_PROXY', `must be false, a hop count (1-10) or a comma-separated list of proxy addresses or CIDRs (10.0.0.0/8,::1), got "${value}"`)
+    }
+    const bits = prefix === undefined ? undefined : Number(prefix)
+    if (bits !== undefined && bits > (family === 4 ? 32 : 128)) throw new ConfigError('TRUST_PROXY', `"${value}" has a prefix longer than the address`)
+    if (bits === 0) throw new ConfigError('TRUST_PROXY', `"${value}" ${EVERY_HOP}; list only your proxies`)
+    return value
+  })
+}
+
 const PRINCIPAL_ARN = /^arn:(aws|aws-cn|aws-us-gov):(iam::[0-9]{12}:(user|role)\/[\x21-\x7e]{1,512}|sts::[0-9]{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{2,64})$/
+
+function controlRoleArn (env: Env): string | undefined {
+  const arn = env.STS_CONTROL_ROLE_ARN
+  if (arn === undefined || arn === '') return undefined
+  if (!/^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role\/[\x21-\x7e]{1,512}$/.test(arn)) {
+    throw new ConfigError('STS_CONTROL_ROLE_ARN', `must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got "${arn}"`)
+  }
+  return arn
+}
 
 function awsConfig (env: Env): AwsConfig | undefined {
   const vendorPrincipalArn = env.VENDOR_PRINCIPAL_ARN
@@ -118,7 +173,10 @@ function awsConfig (env: Env): AwsConfig | undefined {
     stsRetryBudgetMs: integer(env, 'STS_RETRY_BUDGET_MS', 3000, 0, 60_000),
     probePropagationWindowMs: integer(env, 'PROBE_PROPAGATION_WINDOW_MS', 60_000, 0, 300_000),
     credentialsMaxDurationSeconds: integer(env, 'CREDENTIALS_MAX_DURATION_SECONDS', 3600, 900, 3600),
-    sourceIdentity: boolean(env, 'SOURCE_IDENTITY_ENABLED', true)
+    sourceIdentity: boolean(env, 'SOURCE_IDENTITY_ENABLED', true),
+    controlRoleArn: controlRoleArn(env),
+    probeCooldownMs: integer(env, 'PROBE_COOLDOWN_MS', 60_000, 0, 86_400_000),
+    probeBudgetPerCustomerPerHour: integer(env, 'PROBE_BUDGET_PER_CUSTOMER_PER_HOUR', 30, 1, 100_000)
   }
 }
 
@@ -134,9 +192,11 @@ export function loadConfig (env: Env = process.env): Config {
     bootstrapAdminToken: bootstrapToken(env),
     rateLimit: {
       max: integer(env, 'RATE_LIMIT_MAX', 600, 1, 1_000_000),
-      windowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000)
+      windowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
+      authFailureMax: integer(env, 'AUTH_FAILURE_LIMIT_MAX', 30, 1, 1_000_000),
+      authFailureWindowMs: integer(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000, 3_600_000)
     },
-    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxy(env),
     aws: awsConfig(env)
   }
 }

@@ -10,25 +10,34 @@ import { createCustomersService } from './modules/customers/customers.service.js
 import type { AwsAccess } from './modules/connections/aws-access.js'
 import { createConnectionsRepository } from './modules/connections/connections.repository.js'
 import { createConnectionsService } from './modules/connections/connections.service.js'
-import { createCredentialsService } from './modules/credentials/credentials.service.js'
+import { createProbeBudget } from './modules/connections/probe-budget.js'
+import { createCredentialsService, type Deps as CredentialsDeps } from './modules/credentials/credentials.service.js'
 import { createExternalIdsRepository } from './modules/external-ids/external-ids.repository.js'
 import { createExternalIdsService } from './modules/external-ids/external-ids.service.js'
 import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
 import { createIdempotencyService } from './modules/idempotency/idempotency.service.js'
 
-export function createServices (prisma: PrismaClient, aws?: AwsAccess, onAuditFailure?: (error: unknown) => void) {
+export interface ServiceOptions {
+  aws?: AwsAccess | undefined
+  onUnauditedSession?: CredentialsDeps['onUnauditedSession']
+}
+
+export function createServices (prisma: PrismaClient, options: ServiceOptions = {}) {
+  const { aws, onUnauditedSession } = options
   const audit = createAuditRecorder()
   const customersRepository = createCustomersRepository()
   const externalIdsRepository = createExternalIdsRepository()
   const connectionsRepository = createConnectionsRepository()
+  const auditRepository = createAuditRepository()
+  const probeBudget = createProbeBudget({ prisma, audit, auditRepository })
   return {
     audit,
     apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit }),
     customers: createCustomersService({ prisma, customersRepository, audit }),
     externalIds: createExternalIdsService({ prisma, externalIdsRepository, customersRepository, connectionsRepository, audit }),
-    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, aws }),
-    credentials: createCredentialsService({ prisma, connectionsRepository, audit, aws, ...(onAuditFailure === undefined ? {} : { onAuditFailure }) }),
-    auditQuery: createAuditService({ prisma, auditRepository: createAuditRepository() }),
+    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws }),
+    credentials: createCredentialsService({ prisma, connectionsRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
+    auditQuery: createAuditService({ prisma, auditRepository }),
     idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() })
   }
 }

@@ -10,17 +10,43 @@ t.test('defaults: embedded PGlite in ./.data, port 3000, migrations on start', a
   t.match((config.database as { dataDir: string }).dataDir, /\.data$/)
   t.equal(config.migrateOnStart, true)
   t.equal(config.bootstrapAdminToken, undefined)
-  t.same(config.rateLimit, { max: 600, windowMs: 60_000 })
+  t.same(config.rateLimit, { max: 600, windowMs: 60_000, authFailureMax: 30, authFailureWindowMs: 60_000 })
+  t.equal(config.trustProxy, false)
+})
+
+t.test('rate limits and the auth-failure throttle are configurable', async (t) => {
+  const config = loadConfig({ RATE_LIMIT_MAX: '100', RATE_LIMIT_WINDOW_MS: '1000', AUTH_FAILURE_LIMIT_MAX: '5', AUTH_FAILURE_WINDOW_MS: '300000' })
+  t.same(config.rateLimit, { max: 100, windowMs: 1000, authFailureMax: 5, authFailureWindowMs: 300_000 })
+})
+
+t.test('TRUST_PROXY: a hop count or proxy addresses; true (every hop) is refused', async (t) => {
+  for (const off of ['', 'false', '0']) t.equal(loadConfig({ TRUST_PROXY: off }).trustProxy, false, `"${off}" is no proxy`)
+  t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1)
+  t.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8', 'loopback'])
+  const refused: Array<[string, RegExp]> = [
+    ['true', /true would trust every hop.*leftmost X-Forwarded-For.*TRUST_PROXY=1.*TRUST_PROXY=10\.0\.0\.0\/8/],
+    ['0.0.0.0/0', /would trust every hop/],
+    ['::/0', /would trust every hop/],
+    ['11', /between 1 and 10/],
+    ['yes', /hop count .* or a comma-separated list/],
+    ['10.0.0.0/33', /prefix longer/],
+    ['10.0.0.0/8,', /got ""/],
+    ['10.0.0.0/8/1', /comma-separated list/],
+    ['10.0.0.0/x', /comma-separated list/]
+  ]
+  for (const [value, message] of refused) {
+    t.throws(() => loadConfig({ TRUST_PROXY: value }), { name: 'ConfigError', variable: 'TRUST_PROXY', message }, `TRUST_PROXY=${value}`)
+  }
 })
 
 t.test('DATABASE_URL selects Postgres; MIGRATE_ON_START is opt-in there', async (t) => {
-  const config = loadConfig({ DATABASE_URL: 'postgresql://u@db:5432/deputy', PORT: '8080', HOST: '0.0.0.0', LOG_LEVEL: 'warn', MIGRATE_ON_START: 'true', DATABASE_POOL_SIZE: '5', TRUST_PROXY: '1' })
+  const config = loadConfig({ DATABASE_URL: 'postgresql://u@db:5432/deputy', PORT: '8080', HOST: '0.0.0.0', LOG_LEVEL: 'warn', MIGRATE_ON_START: 'true', DATABASE_POOL_SIZE: '5' })
   t.same(config.database, { kind: 'postgres', url: 'postgresql://u@db:5432/deputy', poolSize: 5 })
   t.equal(config.migrateOnStart, true)
   t.equal(config.port, 8080)
   t.equal(config.host, '0.0.0.0')
   t.equal(config.logLevel, 'warn')
-  t.equal(config.trustProxy, true)
   t.equal(loadConfig({ DATABASE_URL: 'postgres://u@db/deputy' }).migrateOnStart, false)
 })
 
@@ -34,7 +60,11 @@ t.test('bad values name the variable', async (t) => {
     [{ MIGRATE_ON_START: 'yes', DATABASE_URL: 'postgresql://x/y' }, 'MIGRATE_ON_START', /true or false/],
     [{ DEPUTY_BOOTSTRAP_ADMIN_TOKEN: 'short' }, 'DEPUTY_BOOTSTRAP_ADMIN_TOKEN', /at least 32/],
     [{ RATE_LIMIT_MAX: '0' }, 'RATE_LIMIT_MAX', /between/],
-    [{ RATE_LIMIT_WINDOW_MS: '10' }, 'RATE_LIMIT_WINDOW_MS', /between/]
+    [{ RATE_LIMIT_WINDOW_MS: '10' }, 'RATE_LIMIT_WINDOW_MS', /between/],
+    [{ AUTH_FAILURE_LIMIT_MAX: '0' }, 'AUTH_FAILURE_LIMIT_MAX', /between/],
+    [{ AUTH_FAILURE_LIMIT_MAX: 'many' }, 'AUTH_FAILURE_LIMIT_MAX', /whole number/],
+    [{ AUTH_FAILURE_WINDOW_MS: '999' }, 'AUTH_FAILURE_WINDOW_MS', /between/],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY', /every hop/]
   ]
   for (const [env, variable, message] of cases) {
     const error = (() => {
@@ -60,7 +90,10 @@ t.test('AWS: off without VENDOR_PRINCIPAL_ARN; validated and defaulted with it',
     stsRetryBudgetMs: 3000,
     probePropagationWindowMs: 60_000,
     credentialsMaxDurationSeconds: 3600,
-    sourceIdentity: true
+    sourceIdentity: true,
+    controlRoleArn: undefined,
+    probeCooldownMs: 60_000,
+    probeBudgetPerCustomerPerHour: 30
   })
   const custom = loadConfig({ VENDOR_PRINCIPAL_ARN: 'arn:aws-us-gov:iam::111111111111:user/deputy', AWS_REGION: 'us-gov-west-1', CREDENTIALS_MAX_DURATION_SECONDS: '1200', SOURCE_IDENTITY_ENABLED: 'false' }).aws
   t.match(custom, { region: 'us-gov-west-1', credentialsMaxDurationSeconds: 1200, sourceIdentity: false })

@@ -2,6 +2,7 @@
 // map them to domain errors without knowing which database is underneath.
 interface AdapterCause {
   originalMessage?: string
+  originalCode?: string
   constraint?: { index?: string }
 }
 
@@ -17,4 +18,20 @@ export function violatedUniqueIndex (error: unknown): string | undefined {
   if (cause?.constraint?.index !== undefined) return cause.constraint.index
   const match = /unique constraint "([^"]+)"/.exec(cause?.originalMessage ?? '')
   return match?.[1] ?? 'unknown'
+}
+
+/**
+ * True when PostgreSQL aborted a transaction to resolve a deadlock or a serialization conflict
+ * (Prisma's P2034, or the SQLSTATE 40P01 / 40001 underneath): it may simply be run again.
+ */
+export function isTransactionConflict (error: unknown): boolean {
+  if ((error as { code?: unknown }).code === 'P2034') return true
+  const cause = adapterCause(error)
+  if (cause?.originalCode === '40P01' || cause?.originalCode === '40001') return true
+  return /deadlock detected|could not serialize access/.test(cause?.originalMessage ?? String((error as { message?: unknown }).message ?? ''))
+}
+
+/** The database's own message inside a Prisma error (e.g. what a trigger raised). */
+export function databaseMessage (error: unknown): string {
+  return adapterCause(error)?.originalMessage ?? String((error as { message?: unknown }).message ?? '')
 }

@@ -8,6 +8,8 @@ export interface AppErrorInit {
   /** Extra members of the problem object (e.g. the id of a conflicting resource). */
   extensions?: Record<string, unknown>
   headers?: Record<string, string>
+  /** The service already wrote the audit event for this refusal (no generic one is added). */
+  audited?: boolean
 }
 
 export class AppError extends Error {
@@ -17,6 +19,7 @@ export class AppError extends Error {
   readonly title: string
   readonly extensions: Record<string, unknown>
   readonly headers: Record<string, string>
+  readonly audited: boolean
 
   constructor (init: AppErrorInit, options?: { cause?: unknown }) {
     super(init.detail, options)
@@ -25,11 +28,12 @@ export class AppError extends Error {
     this.title = init.title
     this.extensions = init.extensions ?? {}
     this.headers = init.headers ?? {}
+    this.audited = init.audited ?? false
   }
 }
 
-export const notFound = (what: string, id: string): AppError =>
-  new AppError({ status: 404, code: 'not_found', title: 'Not found', detail: `${what} ${id} does not exist` })
+export const notFound = (what: string, id: string, options: { audited?: boolean } = {}): AppError =>
+  new AppError({ status: 404, code: 'not_found', title: 'Not found', detail: `${what} ${id} does not exist`, ...options })
 
 export const badRequest = (code: string, detail: string): AppError =>
   new AppError({ status: 400, code, title: 'Bad request', detail })

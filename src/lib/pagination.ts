@@ -35,7 +35,9 @@ export function decodeCursor<K extends string> (cursor: string, keys: readonly K
 export function decodeCreatedCursor (cursor: string): { createdAt: Date, id: string } {
   const key = decodeCursor(cursor, ['createdAt', 'id'])
   const createdAt = new Date(key.createdAt)
-  if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(key.id)) {
+  // Only instants deputy could have written: PostgreSQL refuses some that JavaScript accepts.
+  const year = createdAt.getUTCFullYear()
+  if (Number.isNaN(createdAt.getTime()) || year < 1970 || year > 9999 || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key.id)) {
     throw badRequest('invalid_cursor', 'cursor is not one this API returned')
   }
   return { createdAt, id: key.id }

@@ -1,5 +1,8 @@
 // Bearer-token authentication and scope checks. Routes declare what they need with
 // `onRequest: app.authorize('customers:read')`; failures are answered 401/403 and audited.
+// Every lookup first passes the auth throttle (rate-limit.ts): an address that has failed too
+// often gets 429 auth_throttled, without a lookup, for any token not proven from it; those
+// refusals are audited together, as one auth.throttled event per address and window.
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { PrismaClient } from '../db/database.js'
@@ -8,6 +11,7 @@ import { AppError } from '../lib/errors.js'
 import type { AuditRecorder } from '../modules/audit/audit.recorder.js'
 import type { ApiClientsService } from '../modules/api-clients/api-clients.service.js'
 import { hasScope, type Scope } from '../modules/api-clients/scopes.js'
+import type { AuthThrottle } from './rate-limit.js'
 import { requestMeta } from './request-context.js'
 
 declare module 'fastify' {
@@ -23,6 +27,7 @@ export interface AuthOptions {
   prisma: PrismaClient
   apiClients: Pick<ApiClientsService, 'authenticate'>
   audit: AuditRecorder
+  throttle: Pick<AuthThrottle, 'enter'>
 }
 
 const unauthorized = (detail: string): AppError => new AppError({
@@ -57,7 +62,7 @@ export function callerOf (request: FastifyRequest): Caller {
 }
 
 export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) {
-  const { prisma, apiClients, audit } = opts
+  const { prisma, apiClients, audit, throttle } = opts
   app.decorateRequest('caller', null)
 
   async function refuse (request: FastifyRequest, action: 'auth.failed' | 'auth.forbidden', actorClientId: string | null, details: Record<string, unknown>): Promise<void> {
@@ -72,14 +77,23 @@ export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) 
 
   app.decorate('authorize', (scope: Scope): onRequestAsyncHookHandler => Object.assign(async function authorize (request: FastifyRequest) {
     const token = bearerToken(request)
-    if (token === undefined) {
-      await refuse(request, 'auth.failed', null, { reason: 'missing_token' })
-      throw unauthorized('send an API token as "Authorization: Bearer <token>"')
-    }
-    const check = await apiClients.authenticate(token)
-    if (!check.ok) {
-      await refuse(request, 'auth.failed', check.clientId, { reason: check.reason })
-      throw unauthorized(check.reason === 'revoked_token' ? 'this API token has been revoked' : 'this API token is not valid')
+    const attempt = throttle.enter(request, token)
+    let check: Awaited<ReturnType<typeof apiClients.authenticate>>
+    try {
+      if (token === undefined) {
+        attempt.failed()
+        await refuse(request, 'auth.failed', null, { reason: 'missing_token' })
+        throw unauthorized('send an API token as "Authorization: Bearer <token>"')
+      }
+      check = await apiClients.authenticate(token)
+      if (!check.ok) {
+        attempt.failed()
+        await refuse(request, 'auth.failed', check.clientId, { reason: check.reason })
+        throw unauthorized(check.reason === 'revoked_token' ? 'this API token has been revoked' : 'this API token is not valid')
+      }
+      attempt.succeeded()
+    } finally {
+      attempt.release()
     }
     const { client } = check
     if (!hasScope(client.scopes, scope)) {

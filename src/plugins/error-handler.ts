@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../lib/errors.js'
+import { AuditSecretError } from '../modules/audit/audit.recorder.js'
 import { PROBLEM_CONTENT_TYPE, problemType } from '../lib/problem.js'
 
 interface Problem {
@@ -66,11 +67,29 @@ function fromFastifyError (error: FastifyError): Problem | undefined {
   return undefined
 }
 
+/**
+ * Errors the router raises before any route (and so before the error handler and our hooks)
+ * runs: a path parameter over Fastify's 100-character limit (414) or a path that is not valid
+ * percent-encoding (400). Answered as problem+json like every other error.
+ */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+  reply.header('x-request-id', request.id)
+  sendProblem(request, reply, tooLong
+    ? { status: 414, code: 'path_parameter_too_long', title: 'URI too long', detail: 'a path parameter is longer than 100 characters' }
+    : { status: 400, code: 'malformed_url', title: 'Bad request', detail: 'the request path is not valid percent-encoding' })
+}
+
 export default fp(async function errorHandler (app: FastifyInstance) {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
       for (const [name, value] of Object.entries(error.headers)) reply.header(name, value)
       return sendProblem(request, reply, { status: error.status, code: error.code, title: error.title, detail: error.message, extensions: error.extensions })
+    }
+    if (error instanceof AuditSecretError) {
+      // Caller input that would put something token-shaped into the append-only trail: the
+      // transaction was rolled back before anything was written.
+      return sendProblem(request, reply, { status: 400, code: 'secret_in_request', title: 'Bad request', detail: 'the request carries what looks like a deputy API token; it would be written to the audit trail, so nothing was done' })
     }
     const problem = fromFastifyError(error)
     if (problem !== undefined) return sendProblem(request, reply, problem)

@@ -1,9 +1,11 @@
 // Applies Idempotency-Key to routes that opt in with `config: { idempotency: {} }`.
+// Each request completes or releases only its own claim of the key (see the service), and a
+// replay is never cacheable: it carries Cache-Control: no-store whatever the original carried.
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, badRequest } from '../lib/errors.js'
 import { PROBLEM_CONTENT_TYPE } from '../lib/problem.js'
-import { requestFingerprint, type IdempotencyService } from '../modules/idempotency/idempotency.service.js'
+import { requestFingerprint, type Claim, type IdempotencyService } from '../modules/idempotency/idempotency.service.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,7 +13,8 @@ declare module 'fastify' {
     idempotency?: { omit?: string[] }
   }
   interface FastifyRequest {
-    idempotencyKey: string | null
+    /** This request's claim of its Idempotency-Key, until the response is stored or released. */
+    idempotencyClaim: Claim | null
   }
 }
 
@@ -21,7 +24,7 @@ const PURGE_INTERVAL_MS = 60 * 60 * 1000
 
 export default fp<{ idempotency: IdempotencyService }>(async function idempotencyPlugin (app: FastifyInstance, opts) {
   const { idempotency } = opts
-  app.decorateRequest('idempotencyKey', null)
+  app.decorateRequest('idempotencyClaim', null)
 
   // Expired keys are dropped hourly (and once at start) so the table does not grow for ever.
   const purge = (): void => {
@@ -47,34 +50,40 @@ export default fp<{ idempotency: IdempotencyService }>(async function idempotenc
     const started = await idempotency.begin(clientId, key, requestFingerprint(request.method, request.url, request.body))
     switch (started.kind) {
       case 'proceed':
-        request.idempotencyKey = key
+        request.idempotencyClaim = started.claim
         return
       case 'mismatch':
         throw new AppError({ status: 422, code: 'idempotency_key_reused', title: 'Unprocessable content', detail: 'this Idempotency-Key was already used with a different request' })
       case 'in_progress':
         throw new AppError({ status: 409, code: 'idempotency_key_in_progress', title: 'Conflict', detail: 'a request with this Idempotency-Key is still being processed; retry shortly', headers: { 'retry-after': '1' } })
       case 'replay':
+        // A replay answers one client's retry of a POST: never for a cache, and the original
+        // may have been a secret-bearing response sent with no-store (API-client creation).
         return reply
           .code(started.statusCode)
           .type(started.statusCode >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json')
           .header('idempotent-replayed', 'true')
+          .header('cache-control', 'no-store')
+          .header('pragma', 'no-cache')
           .send(JSON.stringify(started.body))
     }
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const key = request.idempotencyKey
-    const clientId = request.caller?.actor.clientId
-    if (key === null || clientId == null) return payload
-    request.idempotencyKey = null
+    // `== null`: requests of contexts created before this plugin (Swagger UI) lack the decorator.
+    const claim = request.idempotencyClaim
+    if (claim == null) return payload
+    request.idempotencyClaim = null
     // Server errors are not final: release the key so a retry runs again.
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
-      await idempotency.release(clientId, key)
+      await idempotency.release(claim)
       return payload
     }
     const body = JSON.parse(payload) as Record<string, unknown>
     for (const field of request.routeOptions.config.idempotency?.omit ?? []) delete body[field]
-    await idempotency.complete(clientId, key, reply.statusCode, body)
+    if (!await idempotency.complete(claim, reply.statusCode, body)) {
+      request.log.warn('the Idempotency-Key claim was taken over while this request ran; its response is not stored for replay')
+    }
     return payload
   })
 }, { name: 'idempotency', dependencies: ['auth'] })

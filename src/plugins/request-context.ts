@@ -5,14 +5,16 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { RequestMeta } from '../lib/caller.js'
+import { API_TOKEN } from '../modules/audit/audit.recorder.js'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
-// Logged and audited verbatim, so only a safe alphabet and a bounded length are accepted.
+// Logged and audited verbatim, so only a safe alphabet and a bounded length are accepted, and
+// never anything shaped like an API token (the audit recorder would refuse to write it).
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 export function genReqId (req: IncomingMessage): string {
   const offered = req.headers[REQUEST_ID_HEADER]
-  return typeof offered === 'string' && SAFE_REQUEST_ID.test(offered) ? offered : randomUUID()
+  return typeof offered === 'string' && SAFE_REQUEST_ID.test(offered) && !API_TOKEN.test(offered) ? offered : randomUUID()
 }
 
 export function requestMeta (request: FastifyRequest): RequestMeta {

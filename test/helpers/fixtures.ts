@@ -7,7 +7,7 @@ const next = (): number => ++counter
 
 export interface Customer { id: string, name: string, externalRef: string | null }
 export interface ExternalId { id: string, customerId: string, awsAccountId: string, externalId: string, status: string }
-export interface ApiClient { id: string, token: string, scopes: string[], customerId: string | null }
+export interface ApiClient { id: string, name: string, token: string, scopes: string[], customerId: string | null }
 
 async function expectStatus<T> (responsePromise: ReturnType<typeof call>, status: number): Promise<T> {
   const response = await responsePromise

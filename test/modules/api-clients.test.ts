@@ -50,6 +50,18 @@ t.test('api clients', async (t) => {
     t.equal((await call(app, 'POST', '/v1/api-clients/00000000-0000-4000-8000-000000000000/revoke', { token: ADMIN_TOKEN })).statusCode, 404)
   })
 
+  t.test('concurrent revokes: all answer 200 with the same revocation, exactly one api_client.revoked event', async (t) => {
+    const client = await createApiClient(app, ['customers:read'])
+    const responses = await Promise.all(Array.from({ length: 20 }, () => call(app, 'POST', `/v1/api-clients/${client.id}/revoke`, { token: ADMIN_TOKEN })))
+    t.same(responses.map((r) => r.statusCode), Array(20).fill(200))
+    const revokedAt = new Set(responses.map((r) => r.json().revokedAt as string | null))
+    t.equal(revokedAt.size, 1, 'every answer shows the one revocation that happened')
+    t.notOk(revokedAt.has(null))
+    const row = await database.prisma.apiClient.findUniqueOrThrow({ where: { id: client.id } })
+    t.equal(row.revokedAt?.toISOString(), [...revokedAt][0])
+    t.equal(await database.prisma.auditEvent.count({ where: { action: 'api_client.revoked', resourceId: client.id } }), 1, 'audited once: only the revoke that changed the row')
+  })
+
   t.test('binding rules', async (t) => {
     const customer = await createCustomer(app)
     const adminBound = await call(app, 'POST', '/v1/api-clients', { token: ADMIN_TOKEN, body: { name: 'x', scopes: ['admin'], customerId: customer.id } })

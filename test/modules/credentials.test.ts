@@ -35,7 +35,8 @@ t.test('credentials', async (t) => {
     t.ok(body.credentials.sessionToken.length > 100)
     t.ok(body.ttlSeconds > 890 && body.ttlSeconds <= 900, `default lifetime 900 s (${body.ttlSeconds as number})`)
     t.equal(body.assumedRoleArn, `arn:aws:sts::${account}:assumed-role/DeputyAccess/${body.sessionName as string}`)
-    t.match(body.sessionName, new RegExp(`^client-\\d+\\.${customer.id.slice(0, 8)}\\.req-issue-1$`), 'session name: client, customer, request id')
+    t.equal(body.sessionName, `${worker.name.replace(' ', '-')}.${customer.id.slice(0, 8)}.${body.auditEventId as string}`, 'session name: client, customer, and the id of the audit event deputy generated')
+    t.notMatch(body.sessionName, /req-issue-1/, 'the caller\'s request id never reaches the session name')
     t.match(body.sourceIdentity, /^deputy\.client-\d+$/)
 
     const sent = aws.emulator.calls().filter((c) => c.action === 'AssumeRole').at(-1)
@@ -44,7 +45,7 @@ t.test('credentials', async (t) => {
 
     const event = await database.prisma.auditEvent.findUniqueOrThrow({ where: { id: body.auditEventId } })
     t.match(event, { action: 'credentials.issued', outcome: 'success', customerId: customer.id, resourceId: connection.id, actorClientId: worker.id, requestId: 'req-issue-1' })
-    t.match(event.details, { accessKeyId: body.credentials.accessKeyId, assumedRoleArn: body.assumedRoleArn, sessionName: body.sessionName, purpose: 'nightly inventory', durationSeconds: 900, expiration: body.credentials.expiration })
+    t.match(event.details, { clientRequestId: 'req-issue-1', accessKeyId: body.credentials.accessKeyId, assumedRoleArn: body.assumedRoleArn, sessionName: body.sessionName, purpose: 'nightly inventory', durationSeconds: 900, expiration: body.credentials.expiration })
     t.match((event.details as { stsRequestId: string }).stsRequestId, /^[0-9a-f-]{36}$/)
     const serialized = JSON.stringify(event.details)
     t.notOk(serialized.includes(body.credentials.secretAccessKey), 'no secret key in the audit event')
@@ -184,6 +185,8 @@ t.test('credentials', async (t) => {
     t.equal((await issue(connection.id, undefined, bound.token)).statusCode, 201, 'a bound client issues for its own customer')
     const foreign = await issue(theirs.id, undefined, bound.token)
     t.equal(foreign.statusCode, 404)
+    const probed = await database.prisma.auditEvent.findFirst({ where: { action: 'credentials.denied', resourceId: theirs.id }, orderBy: { seq: 'desc' } })
+    t.match(probed, { outcome: 'denied', actorClientId: bound.id, customerId: customer.id, details: { reason: 'not_found' } }, 'the cross-tenant attempt is audited in the prober\'s own trail')
     t.equal((await call(app, 'POST', `/v1/connections/${connection.id}/credentials`, { body: { purpose: 'anon' } })).statusCode, 401)
     t.equal((await issue(connection.id, undefined, reader.token)).statusCode, 403)
   })

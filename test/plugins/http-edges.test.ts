@@ -1,5 +1,6 @@
 // Behaviour at the edges of HTTP: request ids, body limits, malformed bodies, unknown routes,
 // rate limiting, health probes and docs.
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { withAdminClient } from '../helpers/postgres.js'
@@ -52,18 +53,23 @@ t.test('http edges', async (t) => {
     t.equal(spec.json().openapi, '3.1.0')
   })
 
-  t.test('rate limit per token: 429 problem with Retry-After; other tokens unaffected', async (t) => {
-    const token = 'dpt_rate-limit-test-token-0000000000000000000000'
+  t.test('rate limit: random tokens share their address\'s bucket (429 rate_limited with Retry-After); a proven token has its own', async (t) => {
+    const from = (token?: string, url = '/v1/customers') => app.inject({ method: 'GET', url, remoteAddress: '198.51.100.1', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+    t.equal((await from(ADMIN_TOKEN)).statusCode, 200, 'the admin token authenticates from this address: proven here')
     const statuses: number[] = []
-    for (let i = 0; i < 7; i++) statuses.push((await call(app, 'GET', '/v1/customers', { token })).statusCode)
-    t.same(statuses.slice(0, 5), [401, 401, 401, 401, 401])
-    const limited = await call(app, 'GET', '/v1/customers', { token })
-    t.equal(limited.statusCode, 429)
+    for (let i = 0; i < 4; i++) statuses.push((await from(`dpt_${randomBytes(32).toString('base64url')}`)).statusCode)
+    t.same(statuses, [401, 401, 401, 401], 'four random tokens: the address bucket (5) now holds 5 requests')
+    const limited = await from(`dpt_${randomBytes(32).toString('base64url')}`)
+    t.equal(limited.statusCode, 429, 'a fifth random token is refused: it did not get a bucket of its own')
     t.equal(limited.json().code, 'rate_limited')
     t.ok(Number(limited.headers['retry-after']) > 0)
     t.equal(limited.headers['content-type'], 'application/problem+json; charset=utf-8')
-    t.equal((await call(app, 'GET', '/v1/customers', { token: ADMIN_TOKEN })).statusCode, 200, 'another token still passes')
-    t.equal((await call(app, 'GET', '/healthz')).statusCode, 200, 'probes are not limited')
+    t.equal((await from()).statusCode, 429, 'no token: the same address bucket')
+    t.equal((await from(ADMIN_TOKEN)).statusCode, 200, 'the proven token still passes, on its own bucket')
+    t.equal((await from(undefined, '/healthz')).statusCode, 200, 'probes are not limited')
+    t.equal((await from(undefined, '/readyz')).statusCode, 200, 'probes are not limited')
+    const other = await app.inject({ method: 'GET', url: '/v1/customers', remoteAddress: '198.51.100.2', headers: { authorization: `Bearer dpt_${randomBytes(32).toString('base64url')}` } })
+    t.equal(other.statusCode, 401, 'another address has its own bucket')
   })
 })
 

@@ -64,6 +64,89 @@ t.test('Idempotency-Key', async (t) => {
     t.notOk(JSON.stringify(stored).includes(first.json().token as string))
   })
 
+  t.test('a replay keeps Cache-Control: no-store (API-client creation), and every replay carries it', async (t) => {
+    const headers = { 'idempotency-key': 'no-store-replay' }
+    const body = { name: 'no-store-client', scopes: ['customers:read'] }
+    const first = await call(app, 'POST', '/v1/api-clients', { token: ADMIN_TOKEN, body, headers })
+    const replay = await call(app, 'POST', '/v1/api-clients', { token: ADMIN_TOKEN, body, headers })
+    t.equal(first.headers['cache-control'], 'no-store')
+    t.equal(replay.headers['idempotent-replayed'], 'true')
+    t.equal(replay.headers['cache-control'], 'no-store', 'the replay is no more cacheable than the original')
+    t.equal(replay.headers.pragma, 'no-cache')
+    const customerHeaders = { 'idempotency-key': 'no-store-customer' }
+    await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'Replayed' }, headers: customerHeaders })
+    const customerReplay = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'Replayed' }, headers: customerHeaders })
+    t.equal(customerReplay.headers['idempotent-replayed'], 'true')
+    t.equal(customerReplay.headers['cache-control'], 'no-store')
+  })
+
+  t.test('a pending claim is not stale after 60 s (a probe can take longer): a retry is told to wait; only after STALE_CLAIM_MS is it taken over', async (t) => {
+    const { STALE_CLAIM_MS, requestFingerprint } = await import('../../src/modules/idempotency/idempotency.service.js')
+    const admin = await database.prisma.apiClient.findFirstOrThrow({ where: { scopes: { has: 'admin' } } })
+    const body = { name: 'Slow' }
+    const requestHash = requestFingerprint('POST', '/v1/customers', body)
+    const pendingSince = (ms: number, key: string) => database.prisma.idempotencyKey.create({
+      data: { clientId: admin.id, key, requestHash, state: 'pending', createdAt: new Date(Date.now() - ms), expiresAt: new Date(Date.now() + 60_000) }
+    })
+    await pendingSince(5 * 60 * 1000, 'slow-probe')
+    const retry = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body, headers: { 'idempotency-key': 'slow-probe' } })
+    t.equal(retry.statusCode, 409, 'a claim 5 minutes old still belongs to a running request')
+    t.equal(retry.json().code, 'idempotency_key_in_progress')
+    await pendingSince(STALE_CLAIM_MS + 1000, 'dead-request')
+    const takeover = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body, headers: { 'idempotency-key': 'dead-request' } })
+    t.equal(takeover.statusCode, 201, 'a claim older than STALE_CLAIM_MS is taken over')
+    const replay = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body, headers: { 'idempotency-key': 'dead-request' } })
+    t.equal(replay.json().id, takeover.json().id)
+  })
+
+  t.test('a completion or release touches only its own claim: the first request\'s late answer does not land on the claim that took over', async (t) => {
+    const { STALE_CLAIM_MS, createIdempotencyService } = await import('../../src/modules/idempotency/idempotency.service.js')
+    const { createIdempotencyRepository } = await import('../../src/modules/idempotency/idempotency.repository.js')
+    const admin = await database.prisma.apiClient.findFirstOrThrow({ where: { scopes: { has: 'admin' } } })
+    let clock = Date.now()
+    const service = createIdempotencyService({ prisma: database.prisma, idempotencyRepository: createIdempotencyRepository(), now: () => new Date(clock) })
+    const first = await service.begin(admin.id, 'taken-over', 'hash')
+    if (first.kind !== 'proceed') throw new Error(`expected proceed, got ${first.kind}`)
+    clock += 61_000
+    t.equal((await service.begin(admin.id, 'taken-over', 'hash')).kind, 'in_progress', '61 s later the first request still owns the key')
+    clock += STALE_CLAIM_MS
+    const second = await service.begin(admin.id, 'taken-over', 'hash')
+    if (second.kind !== 'proceed') throw new Error(`expected proceed, got ${second.kind}`)
+    t.ok(second.claim.createdAt > first.claim.createdAt)
+
+    t.equal(await service.complete(first.claim, 201, { from: 'first' }), false, 'the first request\'s completion finds its claim gone')
+    await service.release(first.claim)
+    const row = await database.prisma.idempotencyKey.findUniqueOrThrow({ where: { clientId_key: { clientId: admin.id, key: 'taken-over' } } })
+    t.match(row, { state: 'pending', response: null }, 'the second claim is untouched by both')
+    t.equal(row.createdAt.getTime(), second.claim.createdAt.getTime())
+
+    t.equal(await service.complete(second.claim, 201, { from: 'second' }), true)
+    t.same(await service.begin(admin.id, 'taken-over', 'hash'), { kind: 'replay', statusCode: 201, body: { from: 'second' } })
+
+    const third = await service.begin(admin.id, 'released', 'hash')
+    if (third.kind !== 'proceed') throw new Error(`expected proceed, got ${third.kind}`)
+    await service.release(third.claim)
+    t.equal(await database.prisma.idempotencyKey.count({ where: { clientId: admin.id, key: 'released' } }), 0, 'a release drops its own claim')
+  })
+
+  t.test('STALE_CLAIM_MS exceeds the longest request at the largest configuration deputy accepts', async (t) => {
+    const { STALE_CLAIM_MS } = await import('../../src/modules/idempotency/idempotency.service.js')
+    const { loadConfig } = await import('../../src/config.js')
+    const base = { VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/deputy' }
+    const largest = { PROBE_PROPAGATION_WINDOW_MS: 300_000, STS_RETRY_BUDGET_MS: 60_000, STS_TIMEOUT_MS: 60_000 }
+    for (const [name, value] of Object.entries(largest)) {
+      t.throws(() => loadConfig({ ...base, [name]: String(value + 1) }), { name: 'ConfigError', variable: name }, `${name} cannot exceed ${value}`)
+    }
+    const aws = loadConfig({ ...base, ...Object.fromEntries(Object.entries(largest).map(([k, v]) => [k, String(v)])) }).aws
+    if (aws === undefined) throw new Error('no AWS configuration')
+    // The probe: call 1 retried for the propagation window, then up to four STS calls (the last
+    // try of call 1, the identity check, calls 2 and 3), each within its retry budget plus a
+    // last attempt of up to connect + answer timeouts.
+    const longest = aws.probePropagationWindowMs + 4 * (aws.stsRetryBudgetMs + 2 * aws.stsTimeoutMs)
+    t.equal(longest, 1_020_000)
+    t.ok(STALE_CLAIM_MS > longest, `${STALE_CLAIM_MS} ms > ${longest} ms`)
+  })
+
   t.test('a malformed key is 400', async (t) => {
     const res = await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'x' }, headers: { 'idempotency-key': 'x'.repeat(256) } })
     t.equal(res.statusCode, 400)

@@ -47,7 +47,8 @@ export interface Role {
   assumableAfter: Date
 }
 
-export type FaultKind = 'throttle' | 'server_error' | 'unavailable' | 'latency' | 'drop'
+// access_denied: a spurious AccessDenied, as IAM's eventual consistency can give for a moment.
+export type FaultKind = 'throttle' | 'server_error' | 'unavailable' | 'latency' | 'drop' | 'access_denied'
 
 export interface Fault {
   kind: FaultKind
@@ -83,6 +84,9 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
   const principals = new Map<string, Principal>()
   const roles = new Map<string, Role>()
   let faults: Fault[] = []
+  // Principals whose own permissions refuse sts:AssumeRole (a missing identity-policy grant or a
+  // service control policy on the caller's account): every AssumeRole they make is denied.
+  const identityDenials = new Set<string>()
   const calls: RecordedCall[] = []
 
   function createUser (arn: string): { accessKeyId: string, secretAccessKey: string } {
@@ -165,6 +169,9 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
     const role = roles.get(roleArn)
     const denied = (): StsError => sender(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`)
     // IAM answers a missing role, a role still propagating and a refusing trust policy alike.
+    if (identityDenials.has(caller.roleArn ?? caller.arn)) {
+      throw sender(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn} with an explicit deny in a service control policy`)
+    }
     if (role === undefined || role.assumableAfter > now()) throw denied()
     if (caller.roleArn !== undefined && duration > ROLE_CHAINING_MAX_SECONDS) {
       throw validation('durationSeconds', String(duration), 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.')
@@ -242,6 +249,8 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
     putRole,
     deleteRole,
     getRole: (arn: string) => roles.get(arn),
+    /** Refuses (or, with false, allows again) every AssumeRole made by this principal. */
+    denyAssumeRoleFor: (principalArn: string, deny = true) => { if (deny) identityDenials.add(principalArn); else identityDenials.delete(principalArn) },
     injectFault,
     clearFaults: () => { faults = [] },
     takeFault,

@@ -68,6 +68,7 @@ async function handleSts (emulator: StsEmulator, req: IncomingMessage, res: Serv
     }
     if (fault?.kind === 'throttle') throw new StsError({ status: 400, type: 'Sender', code: 'Throttling', message: 'Rate exceeded' })
     if (fault?.kind === 'server_error') throw new StsError({ status: 500, type: 'Receiver', code: 'InternalFailure', message: 'The request processing has failed because of an unknown error, exception or failure.' })
+    if (fault?.kind === 'access_denied') throw new StsError({ status: 403, type: 'Sender', code: 'AccessDenied', message: 'User is not authorized to perform: sts:AssumeRole' })
     if (fault?.kind === 'unavailable') throw new StsError({ status: 503, type: 'Receiver', code: 'ServiceUnavailable', message: 'Service is unable to handle request.' })
     caller = await authenticate(emulator, req, url, body)
     let result

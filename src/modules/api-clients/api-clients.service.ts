@@ -80,12 +80,18 @@ export function createApiClientsService (deps: Deps) {
       return toPage(rows, limit, toApiClientView, createdCursorKey)
     },
 
+    /**
+     * Revokes once: the update is a compare-and-set on `revoked_at IS NULL`, so of concurrent
+     * revokes exactly one changes the row and audits it; the others return the revoked client.
+     */
     async revoke (caller: Caller, id: string): Promise<ApiClientView> {
       return prisma.$transaction(async (tx) => {
         const existing = await repo.findById(tx, id)
         if (existing === null) throw notFound('API client', id)
         if (existing.revokedAt !== null) return toApiClientView(existing)
-        await repo.revoke(tx, id, new Date())
+        const { count } = await repo.revoke(tx, id, new Date())
+        // Another revoke committed between our read and our update: it changed and audited the row.
+        if (count === 0) return toApiClientView(await repo.findById(tx, id) ?? existing)
         await audit.record(tx, {
           action: 'api_client.revoked',
           outcome: 'success',

@@ -17,37 +17,65 @@ export interface AuditEntry {
   resourceType?: string
   resourceId?: string
   details?: Record<string, unknown>
+  /** Event id chosen by the caller (e.g. to name the AWS session after it); default: random. */
+  id?: string
+  /** Exact secret values that must not appear anywhere in the event (see assertNoSecrets). */
+  secrets?: readonly string[]
 }
 
-// Defence in depth: a detail that looks like a credential is a bug in the caller, and the
-// audit trail is append-only, so refuse it before it is written for good.
-const SECRET_KEY = /secret|token|password|session_?token/i
-const SECRET_VALUE = /\bdpt_[A-Za-z0-9_-]{20,}/
+/**
+ * Defence in depth against deputy leaking its own secrets into the append-only trail. It guards
+ * by value (anything shaped like a deputy API token, and the exact secrets the caller names,
+ * such as the session credentials an issuance just received) and by the names of the fields
+ * deputy itself writes (the top level of `details`). Nested documents a customer supplied, such
+ * as a session policy, are data: a condition key like "aws:TokenIssueTime" is recorded as given.
+ */
+const SECRET_FIELD = /secret|token|password/i
+/** Anything shaped like a deputy API token (dpt_ + base64url). */
+export const API_TOKEN = /\bdpt_[A-Za-z0-9_-]{20,}/
 
-export function assertNoSecrets (value: unknown, path = 'details'): void {
+export class AuditSecretError extends Error {
+  override name = 'AuditSecretError'
+}
+
+function assertNoSecretValues (value: unknown, path: string, secrets: readonly string[]): void {
   if (typeof value === 'string') {
-    if (SECRET_VALUE.test(value)) throw new Error(`audit ${path} looks like an API token; refusing to record it`)
+    if (API_TOKEN.test(value)) throw new AuditSecretError(`audit ${path} looks like an API token; refusing to record it`)
+    if (secrets.some((secret) => value.includes(secret))) throw new AuditSecretError(`audit ${path} contains a credential; refusing to record it`)
     return
   }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => assertNoSecrets(item, `${path}[${i}]`))
+    value.forEach((item, i) => { assertNoSecretValues(item, `${path}[${i}]`, secrets) })
     return
   }
   if (typeof value === 'object' && value !== null) {
     for (const [key, item] of Object.entries(value)) {
-      if (SECRET_KEY.test(key)) throw new Error(`audit ${path}.${key} names a secret; refusing to record it`)
-      assertNoSecrets(item, `${path}.${key}`)
+      if (API_TOKEN.test(key) || secrets.some((secret) => key.includes(secret))) throw new AuditSecretError(`audit ${path} has a key that contains a credential; refusing to record it`)
+      assertNoSecretValues(item, `${path}.${key}`, secrets)
     }
   }
+}
+
+/**
+ * Throws AuditSecretError when `details` would put a secret in the trail. `secrets` are exact
+ * values that must not appear anywhere (only values of 16+ characters are considered, so a
+ * short string cannot make every event fail).
+ */
+export function assertNoSecrets (details: Record<string, unknown>, secrets: readonly string[] = []): void {
+  for (const key of Object.keys(details)) {
+    if (SECRET_FIELD.test(key)) throw new AuditSecretError(`audit details.${key} names a secret; refusing to record it`)
+  }
+  assertNoSecretValues(details, 'details', secrets.filter((secret) => secret.length >= 16))
 }
 
 export function createAuditRecorder () {
   return {
     record (db: Db, entry: AuditEntry) {
       const details = entry.details ?? {}
-      assertNoSecrets(details)
+      assertNoSecrets(details, entry.secrets)
       return db.auditEvent.create({
         data: {
+          ...(entry.id === undefined ? {} : { id: entry.id }),
           action: entry.action,
           outcome: entry.outcome,
           actorClientId: entry.actorClientId,

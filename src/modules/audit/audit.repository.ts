@@ -32,6 +32,24 @@ export function createAuditRepository () {
         seq: filter.beforeSeq === undefined ? undefined : { lt: filter.beforeSeq }
       }
       return db.auditEvent.findMany({ where, orderBy: { seq: 'desc' }, take: limit + 1 })
+    },
+    /**
+     * When the customer's n-th latest event of this action since `since` happened, or null when
+     * there are fewer than n: a budget check ("n per hour") in one indexed query.
+     */
+    async nthLatest (db: Db, filter: { customerId: string, action: string, since: Date }, n: number): Promise<Date | null> {
+      const row = await db.auditEvent.findFirst({
+        where: { customerId: filter.customerId, action: filter.action, occurredAt: { gte: filter.since } },
+        orderBy: { occurredAt: 'desc' },
+        skip: n - 1,
+        select: { occurredAt: true }
+      })
+      return row?.occurredAt ?? null
+    },
+    /** When the latest event of this action about this resource happened, or null. */
+    async latestFor (db: Db, filter: { resourceId: string, action: string }): Promise<Date | null> {
+      const row = await db.auditEvent.findFirst({ where: filter, orderBy: { seq: 'desc' }, select: { occurredAt: true } })
+      return row?.occurredAt ?? null
     }
   }
 }

@@ -4,8 +4,17 @@ import type { Connection, Prisma } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
 import type { ConnectionStatus, ProbeReport } from './connections.schemas.js'
 import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
+import { databaseMessage } from '../../db/errors.js'
 
 type Db = Pick<PrismaClient, 'connection'>
+type SqlDb = Pick<PrismaClient, '$queryRaw'>
+
+/** What issuance re-reads, under a share lock, in the transaction that commits its audit event. */
+export interface IssuanceLock {
+  connectionStatus: ConnectionStatus
+  externalIdStatus: 'active' | 'retired'
+  customerStatus: string
+}
 
 export type ConnectionRow = Connection
 
@@ -13,13 +22,21 @@ const tenant = (scope: TenantScope) => (scope.customerId === null ? {} : { custo
 
 export function createConnectionsRepository () {
   return {
-    /** Inserts an active connection, or returns null when the external ID already has a live one. */
-    async insertActive (db: Db, data: { customerId: string, externalIdId: string, awsAccountId: string, roleArn: string, verification: ProbeReport, verifiedAt: Date }): Promise<ConnectionRow | null> {
-      const [created] = await db.connection.createManyAndReturn({
-        data: [{ ...data, verification: data.verification as unknown as Prisma.InputJsonObject }],
-        skipDuplicates: true
-      })
-      return created ?? null
+    /**
+     * Inserts an active connection; null when the external ID already has a live one, and
+     * 'external_id_not_active' when the database refused it because the ID is retired.
+     */
+    async insertActive (db: Db, data: { customerId: string, externalIdId: string, awsAccountId: string, roleArn: string, verification: ProbeReport, verifiedAt: Date }): Promise<ConnectionRow | null | 'external_id_not_active'> {
+      try {
+        const [created] = await db.connection.createManyAndReturn({
+          data: [{ ...data, verification: data.verification as unknown as Prisma.InputJsonObject }],
+          skipDuplicates: true
+        })
+        return created ?? null
+      } catch (error) {
+        if (databaseMessage(error).includes('no new connection may use it')) return 'external_id_not_active'
+        throw error
+      }
     },
     findById (db: Db, scope: TenantScope, id: string) {
       return db.connection.findFirst({ where: { id, ...tenant(scope) } })
@@ -28,8 +45,40 @@ export function createConnectionsRepository () {
     findForIssuance (db: Db, scope: TenantScope, id: string) {
       return db.connection.findFirst({
         where: { id, ...tenant(scope) },
-        include: { customer: { select: { status: true } }, externalId: { select: { value: true } } }
+        include: { customer: { select: { status: true } }, externalId: { select: { value: true, status: true } } }
       })
+    },
+    /**
+     * Re-reads the statuses issuance depends on and takes a share lock on the connection row:
+     * every change that must stop issuance (revocation, retiring the external ID, and any
+     * future customer suspension) updates that row in its own transaction, so it either
+     * committed before this read (and is seen here) or waits until the issuing transaction has
+     * committed its audit event. Only the connection row is locked, so there is no lock order to
+     * get wrong with writers of external IDs and customers.
+     */
+    async lockForIssuance (db: SqlDb, id: string): Promise<IssuanceLock | null> {
+      const rows = await db.$queryRaw<IssuanceLock[]>`
+        SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus", cu."status"::text AS "customerStatus"
+          FROM "connections" c
+          JOIN "external_ids" e ON e."id" = c."external_id_id"
+          JOIN "customers" cu ON cu."id" = c."customer_id"
+         WHERE c."id" = ${id}::uuid
+           FOR SHARE OF c`
+      return rows[0] ?? null
+    },
+    /**
+     * How many customers other than `customerId` had a connection move to failed since `since`
+     * (at most `cap` counted): the circuit breaker that keeps a fault of deputy's own identity
+     * from failing every tenant. Internal: it returns a count, never another tenant's data.
+     */
+    async countOtherCustomersFailedSince (db: Db, customerId: string, since: Date, cap: number): Promise<number> {
+      const rows = await db.connection.findMany({
+        where: { status: 'failed', statusChangedAt: { gte: since }, customerId: { not: customerId } },
+        distinct: ['customerId'],
+        select: { customerId: true },
+        take: cap
+      })
+      return rows.length
     },
     findLiveForExternalId (db: Db, scope: TenantScope, externalIdId: string) {
       return db.connection.findFirst({ where: { externalIdId, status: { not: 'revoked' }, ...tenant(scope) } })
@@ -60,12 +109,20 @@ export function createConnectionsRepository () {
       const { count } = await db.connection.updateMany({ where: { id, status: from }, data: { status: to, statusChangedAt: at } })
       return count === 1
     },
-    /** Revokes the live connection of an external ID, if any; returns it. */
-    async revokeLiveForExternalId (db: Db, externalIdId: string, reason: string, at: Date): Promise<ConnectionRow | null> {
-      const live = await db.connection.findFirst({ where: { externalIdId, status: { not: 'revoked' } } })
-      if (live === null) return null
-      await db.connection.updateMany({ where: { id: live.id, status: live.status }, data: { status: 'revoked', revokedAt: at, revokeReason: reason, statusChangedAt: at } })
-      return live
+    /**
+     * Revokes the live connection of an external ID, if any, and returns what was revoked, as it
+     * was before (an empty list when nothing changed, so nothing is audited).
+     */
+    async revokeLiveForExternalId (db: Db, externalIdId: string, reason: string, at: Date): Promise<Array<Pick<ConnectionRow, 'id' | 'roleArn'>>> {
+      return db.connection.updateManyAndReturn({
+        where: { externalIdId, status: { not: 'revoked' } },
+        data: { status: 'revoked', revokedAt: at, revokeReason: reason, statusChangedAt: at },
+        select: { id: true, roleArn: true }
+      })
+    },
+    /** Locks the live connections of an external ID, so issuances on them finish before it is retired. */
+    async lockLiveForExternalId (db: SqlDb, externalIdId: string): Promise<void> {
+      await db.$queryRaw`SELECT "id" FROM "connections" WHERE "external_id_id" = ${externalIdId}::uuid AND "status" <> 'revoked' FOR UPDATE`
     }
   }
 }

@@ -1,5 +1,6 @@
 // Role connections: a customer role recorded only once the confused-deputy probe passes, and
 // re-verified on demand. Only `active` connections issue credentials.
+import { randomUUID } from 'node:crypto'
 import type { PrismaClient } from '../../db/database.js'
 import { parseRoleArn } from '../../aws/arn.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
@@ -11,6 +12,7 @@ import type { ExternalIdsRepository } from '../external-ids/external-ids.reposit
 import { requireAws, type AwsAccess } from './aws-access.js'
 import type { ConnectionRow, ConnectionsRepository } from './connections.repository.js'
 import type { ConnectionStatus, ConnectionView, ListConnectionsQuery, ProbeReport } from './connections.schemas.js'
+import type { ProbeBudget, ProbeClaim } from './probe-budget.js'
 import { probeSessionName } from './session-names.js'
 
 export interface Deps {
@@ -19,6 +21,7 @@ export interface Deps {
   externalIdsRepository: Pick<ExternalIdsRepository, 'findById'>
   customersRepository: Pick<CustomersRepository, 'findById'>
   audit: AuditRecorder
+  probeBudget: ProbeBudget
   aws: AwsAccess | undefined
 }
 
@@ -64,7 +67,17 @@ function refusal (report: ProbeReport): AppError {
 }
 
 export function createConnectionsService (deps: Deps) {
-  const { prisma, connectionsRepository: repo, externalIdsRepository, customersRepository, audit } = deps
+  const { prisma, connectionsRepository: repo, externalIdsRepository, customersRepository, audit, probeBudget } = deps
+
+  /** Spends one probe of the customer's budget (and the connection's cooldown), or throws 429. */
+  async function claimProbe (caller: Caller, aws: AwsAccess, claim: Pick<ProbeClaim, 'customerId' | 'resource' | 'phase' | 'lastProbedAt'>, cooldownMs: number): Promise<void> {
+    const result = await probeBudget.claim(caller, { ...claim, budgetPerHour: aws.settings.probeBudgetPerCustomerPerHour, cooldownMs })
+    if (result.ok) return
+    const detail = result.reason === 'probe_cooldown'
+      ? `${claim.resource.type} ${claim.resource.id} was probed less than ${Math.round(cooldownMs / 1000)} s ago; probes of one connection are at least that far apart`
+      : `customer ${claim.customerId} has used its ${aws.settings.probeBudgetPerCustomerPerHour} probes of the last hour; each probe calls AWS STS in the customer's account`
+    throw new AppError({ status: 429, code: result.reason, title: 'Too many requests', detail, headers: { 'retry-after': String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) } })
+  }
 
   return {
     async register (caller: Caller, customerId: string, input: { externalIdId: string, roleArn: string }): Promise<ConnectionView> {
@@ -80,9 +93,10 @@ export function createConnectionsService (deps: Deps) {
       }
       const live = await repo.findLiveForExternalId(prisma, scope, externalId.id)
       if (live !== null) throw conflict('connection_exists', `external ID ${externalId.id} already has connection ${live.id}; revoke it first`, { existingConnectionId: live.id })
+      await claimProbe(caller, aws, { customerId, resource: { type: 'external_id', id: externalId.id }, phase: 'registration' }, 0)
 
       // The probe talks to AWS: outside any transaction, before anything is stored.
-      const report = await aws.probe({ roleArn: input.roleArn, awsAccountId: externalId.awsAccountId, externalId: externalId.value }, probeSessionName(caller.request.requestId))
+      const report = await aws.probe({ roleArn: input.roleArn, awsAccountId: externalId.awsAccountId, externalId: externalId.value }, probeSessionName(randomUUID()))
       const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'connection' }
       if (report.outcome !== 'pass') {
         // The role ARN is not stored anywhere but in this audit event.
@@ -91,11 +105,17 @@ export function createConnectionsService (deps: Deps) {
       }
       const created = await prisma.$transaction(async (tx) => {
         const row = await repo.insertActive(tx, { customerId, externalIdId: externalId.id, awsAccountId: externalId.awsAccountId, roleArn: input.roleArn, verification: report, verifiedAt: new Date(report.checkedAt) })
+        if (row === 'external_id_not_active') return row
         if (row === null) return null
         await audit.record(tx, { ...base, action: 'connection.probed', outcome: 'success', resourceId: row.id, details: { ...probeDetails(report), phase: 'registration' } })
         await audit.record(tx, { ...base, action: 'connection.created', outcome: 'success', resourceId: row.id, details: { roleArn: row.roleArn, awsAccountId: row.awsAccountId, externalIdId: row.externalIdId } })
         return row
       })
+      if (created === 'external_id_not_active') {
+        // Retired while the probe ran: the database refused the insert (see the hardening migration).
+        await audit.record(prisma, { ...base, action: 'connection.probed', outcome: 'failure', resourceType: 'external_id', resourceId: externalId.id, details: { ...probeDetails(report), phase: 'registration', refused: 'external_id_not_active' } })
+        throw conflict('external_id_not_active', `external ID ${externalId.id} was retired while the role was being probed; nothing was recorded`)
+      }
       if (created === null) {
         const winner = await repo.findLiveForExternalId(prisma, scope, externalId.id)
         throw conflict('connection_exists', `external ID ${externalId.id} already has connection ${winner?.id ?? '(just created)'}`, { existingConnectionId: winner?.id ?? null })
@@ -111,7 +131,8 @@ export function createConnectionsService (deps: Deps) {
       if (connection.status === 'revoked') throw conflict('connection_revoked', `connection ${id} is revoked; register the role again`)
       const externalId = await externalIdsRepository.findById(prisma, scope, connection.externalIdId)
       if (externalId === null) throw notFound('external ID', connection.externalIdId)
-      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value }, probeSessionName(caller.request.requestId))
+      await claimProbe(caller, aws, { customerId: connection.customerId, resource: { type: 'connection', id }, phase: 'verification', lastProbedAt: connection.verifiedAt }, aws.settings.probeCooldownMs)
+      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value }, probeSessionName(randomUUID()))
       const next = statusAfterProbe(connection.status, report.outcome)
       return prisma.$transaction(async (tx) => {
         if (!await repo.recordProbe(tx, id, connection.status, next, report, new Date(report.checkedAt))) {

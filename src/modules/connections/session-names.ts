@@ -2,17 +2,27 @@
 // are what the customer's CloudTrail shows, and they lead back to deputy's audit trail.
 import { toStsName } from '../../aws/sts-limits.js'
 
-/** "<client name>.<customer id prefix>.<request id>", cut to AWS's 64 characters. */
-export function issuanceSessionName (clientName: string, customerId: string, requestId: string): string {
-  const client = toStsName(clientName, 24).replace(/^[.-]+/, '') || 'client'
-  return toStsName(`${client}.${customerId.slice(0, 8)}.${requestId}`, 64)
+const MAX_SESSION_NAME = 64
+
+/**
+ * "<client name>.<customer id prefix>.<issuance id>". The issuance id is deputy's own (the id of
+ * the credentials.issued audit event), never the caller's request id, so a caller can neither
+ * choose nor repeat a session name. When the name is too long the client name is shortened,
+ * never the id.
+ */
+export function issuanceSessionName (clientName: string, customerId: string, issuanceId: string): string {
+  const suffix = `.${customerId.slice(0, 8)}.${toStsName(issuanceId)}`
+  const room = Math.max(2, MAX_SESSION_NAME - suffix.length)
+  const client = toStsName(clientName, room).replace(/^[.-]+/, '') || 'client'
+  return `${client}${suffix}`.slice(0, MAX_SESSION_NAME)
 }
 
-export const probeSessionName = (requestId: string): string => toStsName(`deputy-probe.${requestId}`, 64)
+/** "deputy-probe.<probe id>", the id deputy generated for this probe. */
+export const probeSessionName = (probeId: string): string => toStsName(`deputy-probe.${probeId}`, MAX_SESSION_NAME)
 
 /** The source identity sticks to the session, through any role chaining the vendor does. */
 export function sourceIdentityFor (clientName: string): string {
-  return toStsName(`deputy.${clientName}`, 64)
+  return toStsName(`deputy.${clientName}`, MAX_SESSION_NAME)
 }
 
 export const PROBE_SOURCE_IDENTITY = 'deputy.probe'

@@ -1,24 +1,50 @@
 // The AssumeRole broker: short-lived, scoped-down credentials for the vendor's services, with
 // session names deputy sets, and an audit event committed before any credential leaves. If the
 // event cannot be written, the credentials are dropped (fail closed).
+import { randomUUID } from 'node:crypto'
 import type { PrismaClient } from '../../db/database.js'
+import { isTransactionConflict } from '../../db/errors.js'
 import type { StsFailure } from '../../aws/sts-gateway.js'
 import { MAX_SESSION_POLICY_CHARS } from '../../aws/sts-limits.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, badRequest, notFound } from '../../lib/errors.js'
-import type { AuditRecorder } from '../audit/audit.recorder.js'
+import { assertNoSecrets, AuditSecretError, type AuditRecorder } from '../audit/audit.recorder.js'
 import { requireAws, type AwsAccess } from '../connections/aws-access.js'
 import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import { issuanceSessionName, sourceIdentityFor } from '../connections/session-names.js'
 import type { IssueCredentialsInput, IssuedCredentials, SessionPolicy } from './credentials.schemas.js'
+import type { ProbeBudget } from '../connections/probe-budget.js'
+import { BREAKER_CUSTOMERS, BREAKER_WINDOW_MS, createDenialCheck } from './denial-check.js'
+
+/** A session AWS issued that deputy dropped because its audit event could not be committed. */
+export interface UnauditedSession {
+  accessKeyId: string
+  expiration: string
+  roleArn: string
+  sessionName: string
+  stsRequestId: string | null
+}
 
 export interface Deps {
   prisma: PrismaClient
-  connectionsRepository: Pick<ConnectionsRepository, 'findForIssuance' | 'setStatus'>
+  connectionsRepository: Pick<ConnectionsRepository, 'findForIssuance' | 'lockForIssuance' | 'setStatus' | 'countOtherCustomersFailedSince'>
   audit: AuditRecorder
+  probeBudget: ProbeBudget
   aws: AwsAccess | undefined
-  /** Reports a failure to write the issuance audit event (the credentials are then dropped). */
-  onAuditFailure?: (error: unknown) => void
+  /** Reports a session dropped after STS issued it (no secret in it: enough to find it in CloudTrail). */
+  onUnauditedSession?: (error: unknown, session: UnauditedSession) => void
+}
+
+const unavailableAudit = (): AppError => new AppError({ status: 503, code: 'audit_unavailable', title: 'Service unavailable', detail: 'the issuance could not be audited, so no credentials were returned; retry later', headers: { 'retry-after': '5' } })
+
+/** Runs a transaction again once when PostgreSQL aborted it to break a deadlock. */
+async function retryOnConflict<T> (run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    if (!isTransactionConflict(error)) throw error
+    return run()
+  }
 }
 
 function checkSessionPolicy (policy: SessionPolicy): string {
@@ -33,11 +59,19 @@ function checkSessionPolicy (policy: SessionPolicy): string {
   return packed
 }
 
-function stsRefusal (failure: StsFailure): AppError {
+function stsRefusal (failure: StsFailure, connectionFailed = false): AppError {
   const extensions = { stsErrorCode: failure.code, stsRequestId: failure.requestId }
   switch (failure.kind) {
     case 'denied':
-      return new AppError({ status: 424, code: 'role_access_denied', title: 'Failed dependency', detail: `AWS refused AssumeRole (${failure.message}); the connection is marked failed until a probe passes again`, extensions })
+      return new AppError({
+        status: 424,
+        code: 'role_access_denied',
+        title: 'Failed dependency',
+        detail: connectionFailed
+          ? `AWS refused AssumeRole (${failure.message}), and a confirming probe was refused too; the connection is marked failed until a probe passes again`
+          : `AWS refused AssumeRole (${failure.message}), but the refusal could not be confirmed (a confirming probe was allowed, STS did not answer it, or the customer's probe budget is spent); the connection stays as it is, retry`,
+        extensions: { ...extensions, connectionFailed }
+      })
     case 'throttled':
     case 'unavailable':
       return new AppError({ status: 503, code: 'sts_unavailable', title: 'Service unavailable', detail: `AWS STS did not answer in time (${failure.code}); retry later`, extensions, headers: { 'retry-after': '5' } })
@@ -49,25 +83,39 @@ function stsRefusal (failure: StsFailure): AppError {
 }
 
 export function createCredentialsService (deps: Deps) {
-  const { prisma, connectionsRepository, audit } = deps
+  const { prisma, connectionsRepository, audit, probeBudget } = deps
+  const denials = createDenialCheck()
 
   return {
     async issue (caller: Caller, connectionId: string, input: IssueCredentialsInput): Promise<IssuedCredentials> {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
+      const clientRequestId = caller.request.requestId
       // On the hot path: one query for the connection, its customer's status and its external ID.
       const connection = await connectionsRepository.findForIssuance(prisma, scope, connectionId)
-      if (connection === null) throw notFound('connection', connectionId)
+      if (connection === null) {
+        // A refusal like any other: audited, under the caller's own customer (if bound), so a
+        // tenant probing for another tenant's ids shows up in its own trail.
+        await audit.record(prisma, { actorClientId: caller.actor.clientId, request: caller.request, customerId: scope.customerId, resourceType: 'connection', resourceId: connectionId, action: 'credentials.denied', outcome: 'denied', details: { reason: 'not_found', clientRequestId } })
+        throw notFound('connection', connectionId, { audited: true })
+      }
       const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
+      // What the caller sent is checked first: it goes into every event below, and once STS has
+      // issued a session only the database itself may keep it from being recorded.
+      try {
+        assertNoSecrets({ purpose: input.purpose, sessionPolicy: input.sessionPolicy, policyArns: input.policyArns })
+      } catch (error) {
+        if (!(error instanceof AuditSecretError)) throw error
+        await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'secret_in_request', clientRequestId } })
+        throw badRequest('secret_in_request', 'the request carries what looks like a deputy API token; it would be written to the audit trail, so it was refused')
+      }
       const deny = async (reason: string, error: AppError, extra: Record<string, unknown> = {}): Promise<never> => {
-        await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason, purpose: input.purpose, ...extra } })
+        await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason, purpose: input.purpose, clientRequestId, ...extra } })
         throw error
       }
 
-      if (connection.status !== 'active' || connection.customer.status !== 'active') {
-        const what = connection.status !== 'active' ? `connection ${connection.id} is ${connection.status}` : `customer ${connection.customerId} is ${connection.customer.status}`
-        return deny('connection_not_active', new AppError({ status: 409, code: 'connection_not_active', title: 'Conflict', detail: `${what}; only active connections of active customers issue credentials${connection.status === 'revoked' ? '' : ' (POST /v1/connections/{id}/verify re-runs the probe)'}` }), { status: connection.status })
-      }
+      const unusable = unusableReason(connection.status, connection.externalId.status, connection.customer.status, connection)
+      if (unusable !== null) return deny('connection_not_active', notActive(unusable, connection.status === 'revoked' || connection.externalId.status !== 'active'), { status: connection.status })
       const durationSeconds = input.durationSeconds ?? 900
       if (durationSeconds > aws.settings.credentialsMaxDurationSeconds) {
         return deny('duration_exceeds_cap', badRequest('duration_exceeds_cap', `durationSeconds ${durationSeconds} exceeds this deputy's cap of ${aws.settings.credentialsMaxDurationSeconds}`))
@@ -78,8 +126,29 @@ export function createCredentialsService (deps: Deps) {
       } catch (error) {
         return deny((error as AppError).code, error as AppError)
       }
-      const sessionName = issuanceSessionName(caller.actor.clientName, connection.customerId, caller.request.requestId)
+      // The id of the credentials.issued event, chosen now so the session is named after it.
+      const issuanceId = randomUUID()
+      const sessionName = issuanceSessionName(caller.actor.clientName, connection.customerId, issuanceId)
       const sourceIdentity = aws.settings.sourceIdentity ? sourceIdentityFor(caller.actor.clientName) : undefined
+      const requested = {
+        assumedRoleArn: null as string | null,
+        sessionName,
+        sourceIdentity: sourceIdentity ?? null,
+        purpose: input.purpose,
+        durationSeconds,
+        clientRequestId,
+        ...(input.sessionPolicy === undefined ? {} : { sessionPolicy: input.sessionPolicy }),
+        ...(input.policyArns === undefined ? {} : { policyArns: input.policyArns })
+      }
+      // Everything the credentials.issued event will carry is checked before AWS is asked (the
+      // client name reaches it through the session name).
+      try {
+        assertNoSecrets(requested)
+      } catch (error) {
+        if (!(error instanceof AuditSecretError)) throw error
+        await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'secret_in_request' } })
+        throw badRequest('secret_in_request', 'the API client\'s name looks like a deputy API token and would be written to the audit trail; rename the client')
+      }
       const outcome = await aws.sts.assumeRole({
         roleArn: connection.roleArn,
         sessionName,
@@ -92,57 +161,87 @@ export function createCredentialsService (deps: Deps) {
 
       if (!outcome.ok) {
         const { failure } = outcome
-        const details = { reason: failure.kind === 'denied' ? 'role_access_denied' : `sts_${failure.kind}`, purpose: input.purpose, sessionName, stsErrorCode: failure.code, stsRequestId: failure.requestId, attempts: outcome.attempts }
+        const details = { reason: failure.kind === 'denied' ? 'role_access_denied' : `sts_${failure.kind}`, purpose: input.purpose, sessionName, clientRequestId, stsErrorCode: failure.code, stsRequestId: failure.requestId, attempts: outcome.attempts }
+        if (failure.kind !== 'denied') {
+          await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details })
+          throw stsRefusal(failure)
+        }
+        const verdict = await denials.check({
+          aws,
+          claimProbe: async () => (await probeBudget.claim(caller, { customerId: connection.customerId, resource: { type: 'connection', id: connection.id }, phase: 'issuance_check', budgetPerHour: aws.settings.probeBudgetPerCustomerPerHour, cooldownMs: 0 })).ok,
+          otherCustomersFailedRecently: () => connectionsRepository.countOtherCustomersFailedSince(prisma, connection.customerId, new Date(Date.now() - BREAKER_WINDOW_MS), BREAKER_CUSTOMERS)
+        }, { roleArn: connection.roleArn, externalId: connection.externalId.value }, issuanceId, sourceIdentity)
+        if (verdict.cause === 'vendor_identity') {
+          await audit.record(prisma, { ...base, id: issuanceId, action: 'credentials.denied', outcome: 'denied', details: { ...details, reason: 'vendor_identity_denied', control: verdict.control } })
+          throw new AppError({ status: 503, code: 'aws_credentials_invalid', title: 'Service unavailable', detail: 'AWS refuses deputy\'s own identity (its control role is refused too, or connections of several customers failed at once: a missing sts:AssumeRole permission or a service control policy on the vendor account); the connection was left as it is and an operator must fix deputy\'s AWS identity', extensions: { stsErrorCode: failure.code, stsRequestId: failure.requestId }, headers: { 'retry-after': '60' } })
+        }
         await prisma.$transaction(async (tx) => {
-          if (failure.kind === 'denied' && await connectionsRepository.setStatus(tx, connection.id, 'active', 'failed', new Date())) {
-            await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: 'active', to: 'failed', reason: 'access_denied_at_issuance', stsRequestId: failure.requestId } })
+          if (verdict.cause === 'role' && await connectionsRepository.setStatus(tx, connection.id, 'active', 'failed', new Date())) {
+            await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: 'active', to: 'failed', reason: 'access_denied_at_issuance', confirmed: true, control: verdict.control, stsRequestId: failure.requestId } })
           }
-          await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details })
+          // The confirming probe's session is named after this event's id: CloudTrail leads here.
+          await audit.record(tx, { ...base, id: issuanceId, action: 'credentials.denied', outcome: 'denied', details: { ...details, confirmed: verdict.cause === 'role', ...(verdict.cause === 'role' ? { control: verdict.control } : { unconfirmed: verdict.why }) } })
         })
-        throw stsRefusal(failure)
+        throw stsRefusal(failure, verdict.cause === 'role')
       }
 
+      denials.identityWorks()
       const { credentials, assumedRoleArn } = outcome.value
-      let auditEventId: string
-      try {
-        // Fail closed: the event is committed before the credentials can leave deputy.
-        const event = await audit.record(prisma, {
+      const session = { accessKeyId: credentials.accessKeyId, expiration: credentials.expiration.toISOString(), roleArn: connection.roleArn, sessionName, stsRequestId: outcome.requestId }
+      const committed = await retryOnConflict(() => prisma.$transaction(async (tx) => {
+        // Fail closed, and race-free: the statuses are read again under a share lock in the
+        // transaction that commits the event, so a revocation either commits before (and the
+        // session is dropped) or waits until this event has committed.
+        const now = await connectionsRepository.lockForIssuance(tx, connection.id)
+        const reason = now === null ? 'connection_not_active' : unusableReason(now.connectionStatus, now.externalIdStatus, now.customerStatus, connection)
+        if (reason !== null) {
+          await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'revoked_during_issuance', detail: reason, purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId } })
+          return { refused: reason }
+        }
+        const event = await audit.record(tx, {
           ...base,
+          id: issuanceId,
           action: 'credentials.issued',
           outcome: 'success',
-          details: {
-            accessKeyId: credentials.accessKeyId,
-            expiration: credentials.expiration.toISOString(),
-            assumedRoleArn,
-            sessionName,
-            sourceIdentity: sourceIdentity ?? null,
-            purpose: input.purpose,
-            durationSeconds,
-            stsRequestId: outcome.requestId,
-            ...(input.sessionPolicy === undefined ? {} : { sessionPolicy: input.sessionPolicy }),
-            ...(input.policyArns === undefined ? {} : { policyArns: input.policyArns })
-          }
+          // The fresh secrets must not appear anywhere in the event.
+          secrets: [credentials.secretAccessKey, credentials.sessionToken],
+          details: { ...requested, assumedRoleArn, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
         })
-        auditEventId = event.id
-      } catch (error) {
-        deps.onAuditFailure?.(error)
-        throw new AppError({ status: 503, code: 'audit_unavailable', title: 'Service unavailable', detail: 'the issuance could not be audited, so no credentials were returned; retry later', headers: { 'retry-after': '5' } })
+        return { eventId: event.id }
+      })).catch((error: unknown) => {
+        deps.onUnauditedSession?.(error, session)
+        throw unavailableAudit()
+      })
+      if ('refused' in committed) {
+        throw notActive(`${committed.refused} (changed while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration})`, true)
       }
       return {
         credentials: {
           accessKeyId: credentials.accessKeyId,
           secretAccessKey: credentials.secretAccessKey,
           sessionToken: credentials.sessionToken,
-          expiration: credentials.expiration.toISOString()
+          expiration: session.expiration
         },
         ttlSeconds: Math.max(0, Math.round((credentials.expiration.getTime() - Date.now()) / 1000)),
         assumedRoleArn,
         sessionName,
         sourceIdentity: outcome.value.sourceIdentity ?? sourceIdentity ?? null,
-        auditEventId
+        auditEventId: committed.eventId
       }
     }
   }
+}
+
+/** Why a connection cannot issue now, or null when it can. */
+function unusableReason (connectionStatus: string, externalIdStatus: string, customerStatus: string, ids: { id: string, customerId: string, externalIdId: string }): string | null {
+  if (connectionStatus !== 'active') return `connection ${ids.id} is ${connectionStatus}`
+  if (externalIdStatus !== 'active') return `external ID ${ids.externalIdId} is ${externalIdStatus}`
+  if (customerStatus !== 'active') return `customer ${ids.customerId} is ${customerStatus}`
+  return null
+}
+
+function notActive (what: string, final: boolean): AppError {
+  return new AppError({ status: 409, code: 'connection_not_active', title: 'Conflict', detail: `${what}; only active connections of active customers issue credentials${final ? '' : ' (POST /v1/connections/{id}/verify re-runs the probe)'}` })
 }
 
 export type CredentialsService = ReturnType<typeof createCredentialsService>

@@ -14,7 +14,7 @@ export interface Deps {
   prisma: PrismaClient
   externalIdsRepository: ExternalIdsRepository
   customersRepository: Pick<CustomersRepository, 'findById'>
-  connectionsRepository: Pick<ConnectionsRepository, 'revokeLiveForExternalId'>
+  connectionsRepository: Pick<ConnectionsRepository, 'revokeLiveForExternalId' | 'lockLiveForExternalId'>
   audit: AuditRecorder
 }
 
@@ -84,12 +84,13 @@ export function createExternalIdsService (deps: Deps) {
         const row = await repo.findById(tx, scope, id)
         if (row === null) throw notFound('external ID', id)
         const at = new Date()
+        // Lock order shared with issuance: connection rows first, then the external ID.
+        await connectionsRepository.lockLiveForExternalId(tx, id)
         if (!await repo.retire(tx, scope, id, reason, at)) {
           throw conflict('external_id_already_retired', `external ID ${id} is already retired; a retired ID is never reactivated`)
         }
         // A connection cannot outlive the external ID its trust policy names.
-        const revoked = await connectionsRepository.revokeLiveForExternalId(tx, id, `external ID retired: ${reason}`, at)
-        if (revoked !== null) {
+        for (const revoked of await connectionsRepository.revokeLiveForExternalId(tx, id, `external ID retired: ${reason}`, at)) {
           await audit.record(tx, {
             action: 'connection.revoked',
             outcome: 'success',
