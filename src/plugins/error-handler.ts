@@ -58,6 +58,9 @@ function fromFastifyError (error: FastifyError): Problem | undefined {
   }
   const known = error.code === undefined ? undefined : FASTIFY_CODES[error.code]
   if (known !== undefined) return { ...known, detail: error.message }
+  if (error instanceof SyntaxError && error.statusCode === 400 && /forbidden prototype property/.test(error.message)) {
+    return { status: 400, code: 'forbidden_property', title: 'Bad request', detail: 'the body uses "__proto__" or "constructor.prototype" as a key, which deputy refuses' }
+  }
   if (error instanceof SyntaxError && error.statusCode === 400) {
     return { status: 400, code: 'malformed_json', title: 'Bad request', detail: 'the body is not valid JSON' }
   }

@@ -6,10 +6,21 @@ import { decodeCursor, toPage, type Page } from '../../lib/pagination.js'
 import type { AuditEventRow, AuditRepository } from './audit.repository.js'
 import type { AuditEventView, AuditQuery } from './audit.schemas.js'
 
+const MAX_SEQ = 9223372036854775807n
+
 function seqFromCursor (cursor: string): bigint {
   const { seq } = decodeCursor(cursor, ['seq'])
-  if (!/^\d{1,19}$/.test(seq)) throw badRequest('invalid_cursor', 'cursor is not one this API returned')
+  if (!/^\d{1,19}$/.test(seq) || BigInt(seq) > MAX_SEQ) throw badRequest('invalid_cursor', 'cursor is not one this API returned')
   return BigInt(seq)
+}
+
+/** A query instant PostgreSQL can compare with: RFC 3339 allows a leap second and year 0000. */
+function instant (name: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined
+  const at = new Date(value)
+  const year = at.getUTCFullYear()
+  if (Number.isNaN(at.getTime()) || year < 1 || year > 9999) throw badRequest('invalid_instant', `${name} is not an instant deputy can search by (years 0001-9999, no leap second)`)
+  return at
 }
 
 export function toAuditEventView (row: AuditEventRow): AuditEventView {
@@ -45,8 +56,8 @@ export function createAuditService (deps: { prisma: PrismaClient, auditRepositor
         outcome: query.outcome,
         actorClientId: query.actorClientId,
         resourceId: query.resourceId,
-        since: query.since === undefined ? undefined : new Date(query.since),
-        until: query.until === undefined ? undefined : new Date(query.until),
+        since: instant('since', query.since),
+        until: instant('until', query.until),
         beforeSeq: query.cursor === undefined ? undefined : seqFromCursor(query.cursor)
       }, limit)
       return toPage(rows, limit, toAuditEventView, (row) => ({ seq: row.seq.toString() }))

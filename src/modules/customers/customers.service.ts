@@ -21,6 +21,7 @@ export function createCustomersService (deps: { prisma: PrismaClient, customersR
   return {
     async create (caller: Caller, input: CreateCustomerInput): Promise<CustomerView> {
       if (caller.actor.customerId !== null) {
+        await audit.record(prisma, { action: 'auth.forbidden', outcome: 'denied', actorClientId: caller.actor.clientId, request: caller.request, customerId: caller.actor.customerId, resourceType: 'customer', details: { reason: 'customer_bound_client' } })
         throw forbidden('customer_bound_client', 'a client bound to a customer cannot create customers')
       }
       const externalRef = input.externalRef ?? null
