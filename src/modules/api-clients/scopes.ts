@@ -8,7 +8,8 @@ export const SCOPES = [
   'audit:read',
   'connections:read',
   'connections:write',
-  'credentials:issue'
+  'credentials:issue',
+  'metrics:read'
 ] as const
 
 export type Scope = typeof SCOPES[number]

@@ -6,7 +6,7 @@ export const CustomerSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.String(),
   externalRef: Type.Union([Type.String(), Type.Null()], { description: "The vendor's own identifier for this customer; unique." }),
-  status: Type.Union([Type.Literal('active'), Type.Literal('suspended')]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('offboarded')]),
   createdAt: Type.String({ format: 'date-time' })
 }, { additionalProperties: false })
 
