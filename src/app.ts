@@ -15,6 +15,7 @@ import { credentialsRoutes } from './modules/credentials/credentials.routes.js'
 import { customersRoutes } from './modules/customers/customers.routes.js'
 import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
 import { healthRoutes } from './modules/health/health.routes.js'
+import { issuanceFreezeRoutes } from './modules/issuance-freeze/issuance-freeze.routes.js'
 import auth from './plugins/auth.js'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import idempotency from './plugins/idempotency.js'
@@ -23,12 +24,18 @@ import refusalAudit from './plugins/refusal-audit.js'
 import requestContext, { genReqId } from './plugins/request-context.js'
 import swagger from './plugins/swagger.js'
 import textInput from './plugins/text-input.js'
+import { createJobs } from './jobs.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import metricsPlugin from './plugins/metrics.js'
+import { metricsRoutes } from './modules/metrics/metrics.routes.js'
+import { createAuditSealer, type AuditSealer } from './modules/audit/sealer.js'
 import { createServices } from './services.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics
+    /** The audit sealer, for tests that run it once without timers. */
+    auditSealer: AuditSealer
   }
 }
 
@@ -82,24 +89,32 @@ export interface AppOptions {
 // Wrapped with fastify-plugin so the decorators it adds (swagger(), authorize) are visible to
 // whoever registers it, e.g. scripts that build the OpenAPI document.
 export const app = fp<AppOptions>(async function deputyApp (fastify, { config, database }) {
+  const metrics = createMetrics()
+  fastify.decorate('metrics', metrics)
   let aws: Awaited<ReturnType<typeof connectAws>> | undefined
   if (config.aws !== undefined) {
-    aws = await connectAws(config.aws)
+    aws = await connectAws(config.aws, { onCall: (action, result, seconds) => { metrics.stsCalls.observe({ action, result }, seconds) } })
     fastify.addHook('onClose', async () => aws?.close())
     fastify.log.info({ identity: aws.identityArn, region: config.aws.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default' }, 'AWS identity confirmed')
   } else {
     fastify.log.warn('VENDOR_PRINCIPAL_ARN is not set: running without AWS; connection and credential routes answer 503')
   }
-  const metrics = createMetrics()
-  fastify.decorate('metrics', metrics)
   const services = createServices(database.prisma, {
     aws,
+    onAuditRecorded: (entry) => { metrics.countAuditEvent(entry) },
     // Error level, with what an operator needs to find the dropped session in CloudTrail.
     onUnauditedSession: (error, session) => {
       metrics.unauditedSessions.inc()
       fastify.log.error({ err: error, session }, 'could not write the credentials.issued audit event; the session AWS issued was dropped, find it in CloudTrail by its access key id')
     }
   })
+  const auditSealer = createAuditSealer({ prisma: database.prisma, sealRepository: services.sealRepository, metrics })
+  fastify.decorate('auditSealer', auditSealer)
+  const jobs = createJobs(fastify.log, [{ name: 'audit-sealer', intervalMs: config.auditSealIntervalMs, run: auditSealer.runOnce }])
+  fastify.addHook('onReady', async () => { jobs.start() })
+  // preClose: the loops stop (and a run in progress finishes) before the database closes.
+  fastify.addHook('preClose', async () => { await jobs.stop() })
+  metrics.watchIssuanceFreeze(async () => (await services.issuanceFreeze.state()).frozen)
   if (config.bootstrapAdminToken !== undefined) {
     const created = await services.apiClients.bootstrapAdmin(config.bootstrapAdminToken)
     if (created !== null) fastify.log.info({ apiClientId: created }, 'created the bootstrap admin client from DEPUTY_BOOTSTRAP_ADMIN_TOKEN')
@@ -112,17 +127,20 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(requestContext)
   await fastify.register(textInput)
   await fastify.register(swagger)
+  await fastify.register(metricsPlugin, { metrics })
   const throttle = createAuthThrottle({ max: config.rateLimit.authFailureMax, windowMs: config.rateLimit.authFailureWindowMs, prisma: database.prisma, audit: services.audit, log: fastify.log })
   await fastify.register(rateLimit, { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs, throttle })
   await fastify.register(auth, { prisma: database.prisma, apiClients: services.apiClients, audit: services.audit, throttle })
   await fastify.register(idempotency, { idempotency: services.idempotency })
   await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 
-  await fastify.register(healthRoutes, { ping: database.ping })
+  await fastify.register(metricsRoutes, { registry: metrics.registry })
+  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state })
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
   await fastify.register(customersRoutes, { customers: services.customers })
   await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })
   await fastify.register(connectionsRoutes, { connections: services.connections })
   await fastify.register(credentialsRoutes, { credentials: services.credentials })
+  await fastify.register(issuanceFreezeRoutes, { issuanceFreeze: services.issuanceFreeze })
   await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
 }, { name: 'deputy' })

@@ -57,6 +57,8 @@ export interface Config {
   trustProxy: TrustProxy
   /** Undefined when deputy runs without AWS: connection and credential routes answer 503. */
   aws: AwsConfig | undefined
+  /** Pause between two runs of the audit sealer; 0 turns this replica's sealer off. */
+  auditSealIntervalMs: number
 }
 
 export class ConfigError extends Error {
@@ -197,6 +199,7 @@ export function loadConfig (env: Env = process.env): Config {
       authFailureWindowMs: integer(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000, 3_600_000)
     },
     trustProxy: trustProxy(env),
-    aws: awsConfig(env)
+    aws: awsConfig(env),
+    auditSealIntervalMs: integer(env, 'AUDIT_SEAL_INTERVAL_MS', 5000, 0, 3_600_000)
   }
 }

@@ -8,6 +8,8 @@ export interface StsSettings {
   region: string
   /** Per-call timeout (connection and response). */
   timeoutMs: number
+  /** Told about every attempt: its action, 'ok' or the AWS error code, and how long it took. */
+  onCall?: (action: 'AssumeRole' | 'GetCallerIdentity', result: string, seconds: number) => void
 }
 
 export interface TemporaryCredentials {
@@ -87,14 +89,17 @@ export function createStsGateway (settings: StsSettings) {
   // Retries are ours (bounded by time, classified); the SDK makes exactly one attempt per call.
   const client = new STSClient({ region: settings.region, maxAttempts: 1, requestHandler })
 
-  async function withRetries<T> (budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
+  async function withRetries<T> (action: 'AssumeRole' | 'GetCallerIdentity', budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
     const deadline = Date.now() + budgetMs
     for (let attempt = 1; ; attempt++) {
+      const started = performance.now()
       try {
         const { value, requestId } = await call()
+        settings.onCall?.(action, 'ok', (performance.now() - started) / 1000)
         return { ok: true, value, requestId, attempts: attempt }
       } catch (error) {
         const failure = classifyStsError(error)
+        settings.onCall?.(action, failure.code, (performance.now() - started) / 1000)
         const retryable = failure.kind === 'throttled' || failure.kind === 'unavailable'
         const wait = backoffMs(attempt)
         if (!retryable || Date.now() + wait >= deadline) return { ok: false, failure, attempts: attempt }
@@ -108,7 +113,7 @@ export function createStsGateway (settings: StsSettings) {
       const sts = options.credentials === undefined
         ? client
         : new STSClient({ region: settings.region, maxAttempts: 1, requestHandler, credentials: options.credentials })
-      return withRetries(options.retryBudgetMs ?? 0, async () => {
+      return withRetries('GetCallerIdentity', options.retryBudgetMs ?? 0, async () => {
         const out = await sts.send(new GetCallerIdentityCommand({}))
         return { value: { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' }, requestId: out.$metadata.requestId ?? null }
       })
@@ -124,7 +129,7 @@ export function createStsGateway (settings: StsSettings) {
         ...(input.policyArns === undefined || input.policyArns.length === 0 ? {} : { PolicyArns: input.policyArns.map((arn) => ({ arn })) }),
         ...(input.sourceIdentity === undefined ? {} : { SourceIdentity: input.sourceIdentity })
       }
-      return withRetries(options.retryBudgetMs, async () => {
+      return withRetries('AssumeRole', options.retryBudgetMs, async () => {
         const out = await client.send(new AssumeRoleCommand(command))
         const c = out.Credentials
         if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined || c.Expiration === undefined) {

@@ -7,6 +7,8 @@ import { MigrationError } from '../db/migrate.js'
 import { AppError, StartupError } from '../lib/errors.js'
 import type { Caller } from '../lib/caller.js'
 import { isScope } from '../modules/api-clients/scopes.js'
+import { createAuditIntegrity } from '../modules/audit/integrity.js'
+import { createSealRepository } from '../modules/audit/seal.repository.js'
 import { startServer } from '../server.js'
 import { createServices } from '../services.js'
 
@@ -18,6 +20,14 @@ const USAGE = `usage: deputy <command>
                                           create an API client; prints its token once
   api-clients list                        list API clients
   api-clients revoke ID                   revoke an API client
+  connections revoke ID --reason R        revoke a connection for good (prints the impact)
+  customers suspend ID --reason R         stop all issuance and probing for a customer
+  customers resume ID                     resume a suspended customer
+  customers offboard ID --reason R        revoke, retire and offboard a customer for good
+  freeze --reason R                       emergency stop: no credentials leave any replica
+  unfreeze                                lift the emergency stop
+  audit verify [--full]                   check the audit trail against its seal chain (every
+                                          seal: a new process has verified none); exit 1 on a break
 
 Configuration comes from environment variables; see README.md.`
 
@@ -68,6 +78,44 @@ async function apiClientsCommand (args: string[]): Promise<void> {
   })
 }
 
+/** Prints the integrity report as JSON; 0 when the chain holds, 1 when it is broken. */
+async function auditCommand (args: string[]): Promise<number> {
+  const [sub, ...rest] = args
+  const { values } = parseArgs({ args: rest, options: { full: { type: 'boolean' } } })
+  if (sub !== 'verify') throw new UsageError('audit takes verify [--full]')
+  const report = await withDatabase(async (database) =>
+    createAuditIntegrity({ prisma: database.prisma, sealRepository: createSealRepository() }).check({ full: values.full === true }))
+  process.stdout.write(JSON.stringify({
+    ...report,
+    sealedThroughSeq: report.sealedThroughSeq?.toString() ?? null,
+    firstInvalidSeq: report.firstInvalidSeq?.toString() ?? null
+  }, null, 2) + '\n')
+  return report.ok ? 0 : 1
+}
+
+/** Operations verbs: the same services, rules and audit events as the API. */
+async function operationsCommand (command: string, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { reason: { type: 'string' } } })
+  const [sub, id] = command === 'freeze' || command === 'unfreeze' ? [command, undefined] : positionals
+  const reason = values.reason
+  const needReason = (): string => {
+    if (reason === undefined) throw new UsageError(`${command} ${sub ?? ''} needs --reason`)
+    return reason
+  }
+  const print = (value: unknown): void => { process.stdout.write(JSON.stringify(value, null, 2) + '\n') }
+  await withDatabase(async (database) => {
+    const services = createServices(database.prisma)
+    if (command === 'freeze') return print(await services.issuanceFreeze.freeze(CLI_CALLER, needReason()))
+    if (command === 'unfreeze') return print(await services.issuanceFreeze.unfreeze(CLI_CALLER))
+    if (id === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new UsageError(`${command} ${sub ?? ''} needs an ID (a UUID)`)
+    if (command === 'connections' && sub === 'revoke') return print(await services.connections.revoke(CLI_CALLER, id, needReason()))
+    if (command === 'customers' && sub === 'suspend') return print(await services.customers.suspend(CLI_CALLER, id, needReason()))
+    if (command === 'customers' && sub === 'resume') return print(await services.customers.resume(CLI_CALLER, id))
+    if (command === 'customers' && sub === 'offboard') return print(await services.customers.offboard(CLI_CALLER, id, needReason()))
+    throw new UsageError(command === 'connections' ? 'connections takes revoke ID --reason R' : 'customers takes suspend, resume or offboard ID')
+  })
+}
+
 class UsageError extends Error {}
 
 export async function main (argv: string[]): Promise<number> {
@@ -84,6 +132,11 @@ export async function main (argv: string[]): Promise<number> {
       }
       case 'api-clients':
         await apiClientsCommand(rest)
+        return 0
+      case 'audit':
+        return await auditCommand(rest)
+      case 'connections': case 'customers': case 'freeze': case 'unfreeze':
+        await operationsCommand(command, rest)
         return 0
       case 'help': case '--help': case '-h':
         process.stdout.write(USAGE + '\n')

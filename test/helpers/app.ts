@@ -64,7 +64,11 @@ function validateInjections (fastify: FastifyInstance, violations: string[]): vo
 }
 
 export async function buildTestApp (t: Test, env: Record<string, string> = {}): Promise<TestApp> {
-  const databaseUrl = await createTestDatabase(t)
+  return buildTestAppOn(t, await createTestDatabase(t), env)
+}
+
+/** Another deputy on an existing test database (a second replica of the first app). */
+export async function buildTestAppOn (t: Test, databaseUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
   const config = loadConfig({ DATABASE_URL: databaseUrl, DEPUTY_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'info', DATABASE_POOL_SIZE: '20', ...env })
   const logs: string[] = []
   const sink = new Writable({ write (chunk: Buffer, _enc, done) { logs.push(chunk.toString('utf8')); done() } })

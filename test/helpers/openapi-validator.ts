@@ -113,7 +113,8 @@ export class OpenApiValidator {
       return { operation: name, problems }
     }
     if (!hasBody) {
-      if (requested !== 'head') problems.push(`no body; documented: ${Object.keys(content).join(', ')}`)
+      // An NDJSON stream with no line is a complete, empty answer.
+      if (requested !== 'head' && content['application/x-ndjson'] === undefined) problems.push(`no body; documented: ${Object.keys(content).join(', ')}`)
       return { operation: name, problems }
     }
     if (mediaType === undefined || content[mediaType] === undefined) {

@@ -230,6 +230,15 @@ function conditionsHold (condition: Statement['Condition'], ctx: RequestContext)
     Object.entries(block).every(([key, wanted]) => conditionHolds(operator, key, wanted, ctx)))
 }
 
+/**
+ * Evaluates one policy Condition block against request keys, as IAM does for any statement:
+ * every operator and every key must hold. Exported for deputy's own policy documents (the
+ * revocation deny policy) so they are checked with the same evaluator the emulator uses.
+ */
+export function evaluateCondition (condition: Record<string, Record<string, PolicyScalar | PolicyScalar[]>>, keys: Record<string, ConditionValue>): boolean {
+  return conditionsHold(condition, { principalArn: '', principalAccount: '', keys })
+}
+
 function actionMatches (statement: Statement, action: string): boolean {
   if (statement.Action !== undefined) return asList(statement.Action).some((a) => globMatch(a, action, true))
   if (statement.NotAction !== undefined) return !asList(statement.NotAction).some((a) => globMatch(a, action, true))

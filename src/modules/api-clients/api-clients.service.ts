@@ -8,7 +8,7 @@ import type { AuditRecorder } from '../audit/audit.recorder.js'
 import type { CustomersRepository } from '../customers/customers.repository.js'
 import type { ApiClientsRepository, ApiClientRow } from './api-clients.repository.js'
 import type { ApiClientView, CreateApiClientInput } from './api-clients.schemas.js'
-import { isScope, type Scope } from './scopes.js'
+import { isScope, UNBOUND_SCOPES, type Scope } from './scopes.js'
 import { generateToken, hashToken } from './tokens.js'
 
 export interface Deps {
@@ -46,8 +46,9 @@ export function createApiClientsService (deps: Deps) {
 
     async create (caller: Caller, input: CreateApiClientInput): Promise<ApiClientView & { token: string }> {
       const customerId = input.customerId ?? null
-      if (customerId !== null && input.scopes.includes('admin')) {
-        throw new AppError({ status: 400, code: 'admin_cannot_be_bound', title: 'Bad request', detail: 'an admin client reaches every customer and cannot be bound to one; drop customerId or the admin scope' })
+      const unbound = input.scopes.find((scope) => UNBOUND_SCOPES.includes(scope))
+      if (customerId !== null && unbound !== undefined) {
+        throw new AppError({ status: 400, code: 'admin_cannot_be_bound', title: 'Bad request', detail: `the ${unbound} scope reaches every customer and cannot be bound to one; drop customerId or the ${unbound} scope` })
       }
       const token = generateToken()
       const row = await prisma.$transaction(async (tx) => {

@@ -17,4 +17,7 @@ export type Scope = typeof SCOPES[number]
 export const hasScope = (held: readonly Scope[], needed: Scope): boolean =>
   held.includes('admin') || held.includes(needed)
 
+/** Scopes that span every customer, so a client bound to one customer cannot hold them. */
+export const UNBOUND_SCOPES: readonly Scope[] = ['admin', 'metrics:read']
+
 export const isScope = (value: string): value is Scope => (SCOPES as readonly string[]).includes(value)

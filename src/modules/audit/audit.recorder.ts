@@ -68,12 +68,12 @@ export function assertNoSecrets (details: Record<string, unknown>, secrets: read
   assertNoSecretValues(details, 'details', secrets.filter((secret) => secret.length >= 16))
 }
 
-export function createAuditRecorder () {
+export function createAuditRecorder (onRecorded?: (entry: AuditEntry) => void) {
   return {
-    record (db: Db, entry: AuditEntry) {
+    async record (db: Db, entry: AuditEntry) {
       const details = entry.details ?? {}
       assertNoSecrets(details, entry.secrets)
-      return db.auditEvent.create({
+      const event = await db.auditEvent.create({
         data: {
           ...(entry.id === undefined ? {} : { id: entry.id }),
           action: entry.action,
@@ -88,6 +88,8 @@ export function createAuditRecorder () {
           details: details as Prisma.InputJsonObject
         }
       })
+      onRecorded?.(entry)
+      return event
     }
   }
 }

@@ -36,3 +36,39 @@ export const AuditPageSchema = PageOf(AuditEventSchema)
 
 export type AuditQuery = Static<typeof AuditQuerySchema>
 export type AuditEventView = Static<typeof AuditEventSchema>
+
+export const AuditExportQuerySchema = Type.Object({
+  customerId: Type.Optional(Type.String({ format: 'uuid' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or after this instant.' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'Only events before this instant.' }))
+}, { additionalProperties: false })
+
+export const AuditSealRefSchema = Type.Object({
+  id: Type.String({ description: 'The seal (a 64-bit integer as a string).' }),
+  fromSeq: Type.String({ description: 'The seal covers the seqs after this one...' }),
+  throughSeq: Type.String({ description: '...through this one.' }),
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the previous seal\'s hash and the canonical content of the events covered.' })
+}, { additionalProperties: false })
+
+export const AuditExportLineSchema = Type.Object({
+  event: AuditEventSchema,
+  seal: Type.Union([AuditSealRefSchema, Type.Null()], { description: 'The seal covering the event; null while it is not sealed yet.' })
+}, { additionalProperties: false, description: 'One line of the NDJSON export.' })
+
+export const AuditIntegrityQuerySchema = Type.Object({
+  full: Type.Optional(Type.Boolean({ description: 'Recheck the whole chain from the first seal (default: only seals after the last one this process verified).' }))
+}, { additionalProperties: false })
+
+export const AuditIntegritySchema = Type.Object({
+  ok: Type.Boolean(),
+  sealedThroughSeq: Type.Union([Type.String(), Type.Null()], { description: 'The end of the chain checked; null when nothing is sealed yet.' }),
+  checkedEvents: Type.Integer({ minimum: 0, description: 'Events whose content this check recomputed.' }),
+  firstInvalidSeq: Type.Union([Type.String(), Type.Null()], { description: 'The first event that no longer matches its seal.' }),
+  reason: Type.Union([Type.Literal('chain_broken'), Type.Literal('event_missing'), Type.Literal('event_unexpected'), Type.Literal('hash_mismatch'), Type.Null()]),
+  detail: Type.Union([Type.String(), Type.Null()])
+}, { additionalProperties: false })
+
+export type AuditExportQuery = Static<typeof AuditExportQuerySchema>
+export type AuditExportLine = Static<typeof AuditExportLineSchema>
+export type AuditIntegrityQuery = Static<typeof AuditIntegrityQuerySchema>
+export type AuditIntegrityView = Static<typeof AuditIntegritySchema>

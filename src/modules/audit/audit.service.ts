@@ -1,10 +1,16 @@
-// Querying the audit trail. A client bound to a customer sees only that customer's events.
+// Querying the audit trail: pages, the NDJSON export with each event's seal, and the integrity
+// check of the seal chain. A client bound to a customer sees only that customer's events; the
+// integrity check covers every customer's events, so it needs admin.
+import { Readable } from 'node:stream'
 import type { PrismaClient } from '../../db/database.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
-import { badRequest, notFound } from '../../lib/errors.js'
+import { AppError, badRequest, notFound } from '../../lib/errors.js'
 import { decodeCursor, toPage, type Page } from '../../lib/pagination.js'
+import type { AuditRecorder } from './audit.recorder.js'
 import type { AuditEventRow, AuditRepository } from './audit.repository.js'
-import type { AuditEventView, AuditQuery } from './audit.schemas.js'
+import type { AuditEventView, AuditExportLine, AuditExportQuery, AuditIntegrityQuery, AuditIntegrityView, AuditQuery } from './audit.schemas.js'
+import type { AuditIntegrity } from './integrity.js'
+import type { AuditSealRow, SealRepository } from './seal.repository.js'
 
 const MAX_SEQ = 9223372036854775807n
 
@@ -41,9 +47,79 @@ export function toAuditEventView (row: AuditEventRow): AuditEventView {
   }
 }
 
-export function createAuditService (deps: { prisma: PrismaClient, auditRepository: AuditRepository }) {
-  const { prisma, auditRepository } = deps
+export interface AuditServiceDeps {
+  prisma: PrismaClient
+  auditRepository: AuditRepository
+  sealRepository: SealRepository
+  integrity: AuditIntegrity
+  audit: AuditRecorder
+  /** Events per database read of the export (memory stays at one page whatever the range). */
+  exportPageSize?: number
+}
+
+export function createAuditService (deps: AuditServiceDeps) {
+  const { prisma, auditRepository, sealRepository, integrity, audit } = deps
+  const pageSize = deps.exportPageSize ?? 500
+
+  /** The export's lines, one page of events (and the seals covering them) at a time. */
+  async function * exportLines (scope: { customerId: string | null }, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }): AsyncGenerator<string> {
+    let afterSeq = -1n
+    for (;;) {
+      const rows = await sealRepository.exportPage(prisma, scope, filter, afterSeq, pageSize)
+      const first = rows[0]
+      const last = rows.at(-1)
+      if (first === undefined || last === undefined) return
+      const seals = await sealRepository.sealsCovering(prisma, first.seq, last.seq)
+      let s = 0
+      // One chunk per page: memory stays at one page, and the stream is not thousands of writes.
+      let chunk = ''
+      for (const row of rows) {
+        while (seals[s] !== undefined && (seals[s] as AuditSealRow).throughSeq < row.seq) s++
+        const seal = seals[s]
+        const line: AuditExportLine = {
+          event: toAuditEventView(row),
+          seal: seal !== undefined && seal.fromSeq < row.seq ? { id: seal.id.toString(), fromSeq: seal.fromSeq.toString(), throughSeq: seal.throughSeq.toString(), hash: seal.hash } : null
+        }
+        chunk += JSON.stringify(line) + '\n'
+      }
+      yield chunk
+      if (rows.length < pageSize) return
+      afterSeq = last.seq
+    }
+  }
+
   return {
+    /** NDJSON lines in seq order, read lazily: the stream pulls the next page only when drained. */
+    async export (caller: Caller, query: AuditExportQuery): Promise<Readable> {
+      const scope = tenantOf(caller.actor)
+      if (scope.customerId !== null && query.customerId !== undefined && query.customerId !== scope.customerId) {
+        throw notFound('customer', query.customerId)
+      }
+      const filter = { customerId: query.customerId, since: instant('since', query.since), until: instant('until', query.until) }
+      return Readable.from(exportLines(scope, filter), { objectMode: false })
+    },
+    async integrity (caller: Caller, query: AuditIntegrityQuery): Promise<AuditIntegrityView> {
+      if (!caller.actor.scopes.includes('admin')) {
+        await audit.record(prisma, {
+          action: 'access.denied',
+          outcome: 'denied',
+          actorClientId: caller.actor.clientId,
+          request: caller.request,
+          customerId: caller.actor.customerId,
+          details: { reason: 'admin_required', operation: 'audit.integrity' }
+        })
+        throw new AppError({ status: 403, code: 'admin_required', title: 'Forbidden', detail: 'the integrity check covers every customer\'s events: it needs an admin token', audited: true })
+      }
+      const report = await integrity.check({ full: query.full === true })
+      return {
+        ok: report.ok,
+        sealedThroughSeq: report.sealedThroughSeq?.toString() ?? null,
+        checkedEvents: report.checkedEvents,
+        firstInvalidSeq: report.firstInvalidSeq?.toString() ?? null,
+        reason: report.reason,
+        detail: report.detail
+      }
+    },
     async list (caller: Caller, query: AuditQuery): Promise<Page<AuditEventView>> {
       const scope = tenantOf(caller.actor)
       if (scope.customerId !== null && query.customerId !== undefined && query.customerId !== scope.customerId) {

@@ -1,7 +1,7 @@
 // What the connection and credential services need from AWS, or nothing when deputy runs
 // without AWS (then their routes answer 503 aws_not_configured).
 import { isSamePrincipal } from '../../aws/arn.js'
-import { createStsGateway, type StsGateway } from '../../aws/sts-gateway.js'
+import { createStsGateway, type StsGateway, type StsSettings } from '../../aws/sts-gateway.js'
 import type { AwsConfig } from '../../config.js'
 import { AppError, StartupError } from '../../lib/errors.js'
 import { createProbe, type Probe } from './probe.js'
@@ -24,8 +24,8 @@ export function requireAws (aws: AwsAccess | undefined): AwsAccess {
  * Builds deputy's AWS access and checks who deputy is: GetCallerIdentity must name the
  * configured VENDOR_PRINCIPAL_ARN (or a session of that role), or deputy refuses to start.
  */
-export async function connectAws (settings: AwsConfig): Promise<AwsAccess & { identityArn: string, close: () => void }> {
-  const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs })
+export async function connectAws (settings: AwsConfig, observe: Pick<StsSettings, 'onCall'> = {}): Promise<AwsAccess & { identityArn: string, close: () => void }> {
+  const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs, ...observe })
   const identity = await sts.callerIdentity({ retryBudgetMs: settings.stsRetryBudgetMs })
   if (!identity.ok) {
     sts.destroy()

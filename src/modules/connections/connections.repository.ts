@@ -14,6 +14,8 @@ export interface IssuanceLock {
   connectionStatus: ConnectionStatus
   externalIdStatus: 'active' | 'retired'
   customerStatus: string
+  /** The emergency stop (issuance_freeze), read under a share lock in the same statement. */
+  issuanceFrozen: boolean
 }
 
 export type ConnectionRow = Connection
@@ -50,20 +52,25 @@ export function createConnectionsRepository () {
     },
     /**
      * Re-reads the statuses issuance depends on and takes a share lock on the connection row:
-     * every change that must stop issuance (revocation, retiring the external ID, and any
-     * future customer suspension) updates that row in its own transaction, so it either
+     * every change that must stop issuance (revocation, retiring the external ID, suspending or
+     * offboarding the customer) updates or locks that row in its own transaction, so it either
      * committed before this read (and is seen here) or waits until the issuing transaction has
-     * committed its audit event. Only the connection row is locked, so there is no lock order to
-     * get wrong with writers of external IDs and customers.
+     * committed its audit event. The freeze row is share-locked too: a freeze takes it FOR
+     * UPDATE, so it either committed before this read or waits for this issuance to commit.
      */
     async lockForIssuance (db: SqlDb, id: string): Promise<IssuanceLock | null> {
+      // Two statements on purpose: a suspension only locks the connection row (it updates the
+      // customer), and a statement that waited for a lock still reads the other tables as of its
+      // own start. Reading after the lock is granted sees everything committed before it.
+      await db.$queryRaw`SELECT 1 FROM "connections" c CROSS JOIN "issuance_freeze" f WHERE c."id" = ${id}::uuid FOR SHARE OF c, f`
       const rows = await db.$queryRaw<IssuanceLock[]>`
-        SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus", cu."status"::text AS "customerStatus"
+        SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus", cu."status"::text AS "customerStatus",
+               f."frozen" AS "issuanceFrozen"
           FROM "connections" c
           JOIN "external_ids" e ON e."id" = c."external_id_id"
           JOIN "customers" cu ON cu."id" = c."customer_id"
-         WHERE c."id" = ${id}::uuid
-           FOR SHARE OF c`
+         CROSS JOIN "issuance_freeze" f
+         WHERE c."id" = ${id}::uuid`
       return rows[0] ?? null
     },
     /**
@@ -119,6 +126,59 @@ export function createConnectionsRepository () {
         data: { status: 'revoked', revokedAt: at, revokeReason: reason, statusChangedAt: at },
         select: { id: true, roleArn: true }
       })
+    },
+    /** Revokes one connection unless it is revoked already; null when nothing changed. */
+    async revoke (db: Db, id: string, reason: string, at: Date): Promise<ConnectionRow | null> {
+      const [row] = await db.connection.updateManyAndReturn({
+        where: { id, status: { not: 'revoked' } },
+        data: { status: 'revoked', revokedAt: at, revokeReason: reason, statusChangedAt: at }
+      })
+      return row ?? null
+    },
+    /** Revokes every live connection of a customer; returns them as they are now. */
+    revokeLiveForCustomer (db: Db, customerId: string, reason: string, at: Date): Promise<ConnectionRow[]> {
+      return db.connection.updateManyAndReturn({
+        where: { customerId, status: { not: 'revoked' } },
+        data: { status: 'revoked', revokedAt: at, revokeReason: reason, statusChangedAt: at }
+      })
+    },
+    /**
+     * Takes the row lock on one connection (the lock issuance's share lock waits on, and waits
+     * for an issuance holding it); false when there is no such connection.
+     */
+    async lockById (db: SqlDb, id: string): Promise<boolean> {
+      const rows = await db.$queryRaw<Array<{ id: string }>>`SELECT "id" FROM "connections" WHERE "id" = ${id}::uuid FOR UPDATE`
+      return rows.length === 1
+    },
+    /**
+     * Locks every connection of a customer, revoked ones included (cheap, and a revoked row
+     * never issues), so that issuances in flight on them commit before a suspension or an
+     * offboarding does, or see it.
+     */
+    async lockForCustomer (db: SqlDb, customerId: string): Promise<void> {
+      await db.$queryRaw`SELECT "id" FROM "connections" WHERE "customer_id" = ${customerId}::uuid FOR UPDATE`
+    },
+    /**
+     * The latest expiration among credentials deputy issued on these connections that is still in
+     * the future (null if none): how long sessions outlive a revocation. Sessions last at most
+     * 12 hours (STS's cap), so only events of the last 12 hours are read.
+     */
+    async latestOutstandingExpiration (db: SqlDb, connectionIds: string[], now: Date): Promise<Date | null> {
+      if (connectionIds.length === 0) return null
+      const rows = await db.$queryRaw<Array<{ expiresAt: Date | null }>>`
+        WITH "issued" AS MATERIALIZED (
+          SELECT ("details"->>'expiration')::timestamptz AS "expiration"
+            FROM "audit_events"
+           WHERE "resource_id" = ANY(${connectionIds}::text[])
+             AND "action" = 'credentials.issued'
+             AND "occurred_at" > ${now}::timestamptz - interval '12 hours')
+        SELECT max("expiration") AS "expiresAt" FROM "issued" WHERE "expiration" > ${now}::timestamptz`
+      return rows[0]?.expiresAt ?? null
+    },
+    /** The ids of every connection of a customer (internal: offboarding's impact). */
+    async listIdsForCustomer (db: Db, customerId: string): Promise<string[]> {
+      const rows = await db.connection.findMany({ where: { customerId }, select: { id: true } })
+      return rows.map((r) => r.id)
     },
     /** Locks the live connections of an external ID, so issuances on them finish before it is retired. */
     async lockLiveForExternalId (db: SqlDb, externalIdId: string): Promise<void> {

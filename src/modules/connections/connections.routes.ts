@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '../../lib/problem.js'
 import { callerOf } from '../../plugins/auth.js'
 import { CustomerParamsSchema } from '../customers/customers.schemas.js'
-import { ConnectionPageSchema, ConnectionParamsSchema, ConnectionSchema, CreateConnectionSchema, ListConnectionsQuerySchema } from './connections.schemas.js'
+import { ConnectionPageSchema, ConnectionParamsSchema, ConnectionSchema, CreateConnectionSchema, ListConnectionsQuerySchema, RevokeConnectionSchema, RevokedConnectionSchema } from './connections.schemas.js'
 import type { ConnectionsService } from './connections.service.js'
 
 const tags = ['connections']
@@ -62,4 +62,18 @@ export const connectionsRoutes: FastifyPluginAsyncTypebox<{ connections: Connect
       response: { 200: ConnectionSchema, ...problemResponses(400, 401, 403, 404, 409, 429, 503) }
     }
   }, async (request) => connections.verify(callerOf(request), request.params.connectionId))
+
+  app.post('/v1/connections/:connectionId/revoke', {
+    onRequest: app.authorize('connections:write'),
+    schema: {
+      tags,
+      security,
+      operationId: 'revokeConnection',
+      summary: 'Revoke a connection for good',
+      description: 'No credentials are issued on it afterwards; an issuance racing the revocation either committed its audit event before or is refused. STS sessions already issued cannot be recalled: `impact.outstandingCredentialsExpireAt` says until when they stay valid, and `impact.customerDenyPolicy` is the policy the customer can attach to the role to end them now. Already revoked: 409 `connection_revoked`.',
+      params: ConnectionParamsSchema,
+      body: RevokeConnectionSchema,
+      response: { 200: RevokedConnectionSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }
+    }
+  }, async (request) => connections.revoke(callerOf(request), request.params.connectionId, request.body.reason))
 }

@@ -64,9 +64,37 @@ export const ListConnectionsQuerySchema = Type.Object({
 
 export const ConnectionPageSchema = PageOf(ConnectionSchema)
 
+export const RevokeConnectionSchema = Type.Object({
+  reason: Type.String({ minLength: 3, maxLength: 500, description: 'Why the connection is revoked; kept on the record and in the audit trail.' })
+}, { additionalProperties: false })
+
+export const DenyPolicySchema = Type.Object({
+  Version: Type.Literal('2012-10-17'),
+  Statement: Type.Array(Type.Object({
+    Effect: Type.Literal('Deny'),
+    Action: Type.Literal('*'),
+    Resource: Type.Literal('*'),
+    Condition: Type.Object({
+      DateLessThan: Type.Object({ 'aws:TokenIssueTime': Type.String({ format: 'date-time' }) }, { additionalProperties: false })
+    }, { additionalProperties: false })
+  }, { additionalProperties: false }))
+}, { additionalProperties: false, description: 'An IAM policy the customer can attach to the role: it denies everything to sessions issued before the revocation, which ends them at once.' })
+
+export const RevocationImpactSchema = Type.Object({
+  outstandingCredentialsExpireAt: Nullable(Type.String({ format: 'date-time', description: 'The latest expiration among credentials deputy issued that are still valid: STS sessions cannot be recalled, so they work until then unless the customer attaches `customerDenyPolicy`. Null: none outstanding.' })),
+  customerDenyPolicy: DenyPolicySchema,
+  tookMs: Type.Integer({ description: 'How long the revocation took inside deputy, lock waits included.' })
+}, { additionalProperties: false })
+
+export const RevokedConnectionSchema = Type.Object({
+  ...ConnectionSchema.properties,
+  impact: RevocationImpactSchema
+}, { additionalProperties: false, description: 'The revoked connection, with what the revocation leaves behind.' })
+
 export type ProbeCall = Static<typeof ProbeCallSchema>
 export type ProbeFinding = Static<typeof ProbeFindingSchema>
 export type ProbeReport = Static<typeof ProbeReportSchema>
 export type ConnectionView = Static<typeof ConnectionSchema>
 export type ConnectionStatus = Static<typeof ConnectionStatusSchema>
 export type ListConnectionsQuery = Static<typeof ListConnectionsQuerySchema>
+export type RevokedConnectionView = Static<typeof RevokedConnectionSchema>

@@ -1,8 +1,10 @@
 // Role connections: a customer role recorded only once the confused-deputy probe passes, and
 // re-verified on demand. Only `active` connections issue credentials.
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { PrismaClient } from '../../db/database.js'
 import { parseRoleArn } from '../../aws/arn.js'
+import { denySessionsIssuedBefore, type RevocationImpact } from '../../iam/deny-policy.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, conflict, notFound } from '../../lib/errors.js'
 import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
@@ -11,7 +13,7 @@ import type { CustomersRepository } from '../customers/customers.repository.js'
 import type { ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
 import { requireAws, type AwsAccess } from './aws-access.js'
 import type { ConnectionRow, ConnectionsRepository } from './connections.repository.js'
-import type { ConnectionStatus, ConnectionView, ListConnectionsQuery, ProbeReport } from './connections.schemas.js'
+import type { ConnectionStatus, ConnectionView, ListConnectionsQuery, ProbeReport, RevokedConnectionView } from './connections.schemas.js'
 import type { ProbeBudget, ProbeClaim } from './probe-budget.js'
 import { probeSessionName } from './session-names.js'
 
@@ -19,7 +21,7 @@ export interface Deps {
   prisma: PrismaClient
   connectionsRepository: ConnectionsRepository
   externalIdsRepository: Pick<ExternalIdsRepository, 'findById'>
-  customersRepository: Pick<CustomersRepository, 'findById'>
+  customersRepository: Pick<CustomersRepository, 'findById' | 'lockStatus'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
   aws: AwsAccess | undefined
@@ -66,6 +68,20 @@ function refusal (report: ProbeReport): AppError {
   return new AppError({ status: 422, code: 'role_not_assumable', title: 'Role cannot be assumed', detail: report.findings.map((f) => f.message).join(' '), extensions })
 }
 
+/** 409 customer_not_active: nothing is registered or probed for a suspended or offboarded customer. */
+export const customerNotActive = (customerId: string, status: string, what: string): AppError =>
+  conflict('customer_not_active', `customer ${customerId} is ${status}; ${what} only for active customers`)
+
+/** What a revocation leaves behind, given when it happened and how long it took. */
+export async function revocationImpact (repo: Pick<ConnectionsRepository, 'latestOutstandingExpiration'>, db: Parameters<ConnectionsRepository['latestOutstandingExpiration']>[0], connectionIds: string[], revokedAt: Date, started: number): Promise<RevocationImpact> {
+  const expiresAt = await repo.latestOutstandingExpiration(db, connectionIds, revokedAt)
+  return {
+    outstandingCredentialsExpireAt: expiresAt?.toISOString() ?? null,
+    customerDenyPolicy: denySessionsIssuedBefore(revokedAt),
+    tookMs: Math.round(performance.now() - started)
+  }
+}
+
 export function createConnectionsService (deps: Deps) {
   const { prisma, connectionsRepository: repo, externalIdsRepository, customersRepository, audit, probeBudget } = deps
 
@@ -83,7 +99,9 @@ export function createConnectionsService (deps: Deps) {
     async register (caller: Caller, customerId: string, input: { externalIdId: string, roleArn: string }): Promise<ConnectionView> {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
-      if (await customersRepository.findById(prisma, scope, customerId) === null) throw notFound('customer', customerId)
+      const customer = await customersRepository.findById(prisma, scope, customerId)
+      if (customer === null) throw notFound('customer', customerId)
+      if (customer.status !== 'active') throw customerNotActive(customerId, customer.status, 'connections are registered')
       const externalId = await externalIdsRepository.findById(prisma, scope, input.externalIdId)
       if (externalId === null || externalId.customerId !== customerId) throw notFound('external ID', input.externalIdId)
       if (externalId.status !== 'active') throw conflict('external_id_not_active', `external ID ${externalId.id} is retired; mint a new one for account ${externalId.awsAccountId}`)
@@ -104,6 +122,9 @@ export function createConnectionsService (deps: Deps) {
         throw refusal(report)
       }
       const created = await prisma.$transaction(async (tx) => {
+        // Under a share lock: a suspension or offboarding either committed first or waits for this.
+        const status = await customersRepository.lockStatus(tx, customerId)
+        if (status !== 'active') return { customerStatus: status ?? 'gone' }
         const row = await repo.insertActive(tx, { customerId, externalIdId: externalId.id, awsAccountId: externalId.awsAccountId, roleArn: input.roleArn, verification: report, verifiedAt: new Date(report.checkedAt) })
         if (row === 'external_id_not_active') return row
         if (row === null) return null
@@ -120,6 +141,10 @@ export function createConnectionsService (deps: Deps) {
         const winner = await repo.findLiveForExternalId(prisma, scope, externalId.id)
         throw conflict('connection_exists', `external ID ${externalId.id} already has connection ${winner?.id ?? '(just created)'}`, { existingConnectionId: winner?.id ?? null })
       }
+      if ('customerStatus' in created) {
+        await audit.record(prisma, { ...base, action: 'connection.probed', outcome: 'failure', resourceType: 'external_id', resourceId: externalId.id, details: { ...probeDetails(report), phase: 'registration', refused: 'customer_not_active' } })
+        throw customerNotActive(customerId, created.customerStatus, 'connections are registered (it changed while the role was being probed; nothing was recorded)')
+      }
       return toConnectionView(created)
     },
 
@@ -129,6 +154,8 @@ export function createConnectionsService (deps: Deps) {
       const connection = await repo.findById(prisma, scope, id)
       if (connection === null) throw notFound('connection', id)
       if (connection.status === 'revoked') throw conflict('connection_revoked', `connection ${id} is revoked; register the role again`)
+      const customer = await customersRepository.findById(prisma, scope, connection.customerId)
+      if (customer !== null && customer.status !== 'active') throw customerNotActive(connection.customerId, customer.status, 'connections are probed')
       const externalId = await externalIdsRepository.findById(prisma, scope, connection.externalIdId)
       if (externalId === null) throw notFound('external ID', connection.externalIdId)
       await claimProbe(caller, aws, { customerId: connection.customerId, resource: { type: 'connection', id }, phase: 'verification', lastProbedAt: connection.verifiedAt }, aws.settings.probeCooldownMs)
@@ -145,6 +172,38 @@ export function createConnectionsService (deps: Deps) {
         }
         const updated = await repo.findById(tx, scope, id)
         return toConnectionView(updated ?? connection)
+      })
+    },
+
+    /**
+     * Revokes a connection for good. The row lock comes first: an issuance holding its share
+     * lock commits its event before, and one that has not taken it yet sees the revocation.
+     * Sessions already issued stay valid until they expire: the impact says until when, and
+     * gives the customer the policy that ends them.
+     */
+    async revoke (caller: Caller, id: string, reason: string): Promise<RevokedConnectionView> {
+      const started = performance.now()
+      const scope = tenantOf(caller.actor)
+      return prisma.$transaction(async (tx) => {
+        const connection = await repo.findById(tx, scope, id)
+        if (connection === null) throw notFound('connection', id)
+        await repo.lockById(tx, id)
+        // After the lock: an issuance that committed before it was issued before revokedAt.
+        const at = new Date()
+        const revoked = await repo.revoke(tx, id, reason, at)
+        if (revoked === null) throw conflict('connection_revoked', `connection ${id} is already revoked; revocation is final`)
+        const impact = await revocationImpact(repo, tx, [id], at, started)
+        await audit.record(tx, {
+          action: 'connection.revoked',
+          outcome: 'success',
+          actorClientId: caller.actor.clientId,
+          request: caller.request,
+          customerId: connection.customerId,
+          resourceType: 'connection',
+          resourceId: id,
+          details: { reason, roleArn: connection.roleArn, from: connection.status, outstandingCredentialsExpireAt: impact.outstandingCredentialsExpireAt, tookMs: impact.tookMs }
+        })
+        return { ...toConnectionView(revoked), impact }
       })
     },
 

@@ -12,6 +12,8 @@ import { assertNoSecrets, AuditSecretError, type AuditRecorder } from '../audit/
 import { requireAws, type AwsAccess } from '../connections/aws-access.js'
 import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import { issuanceSessionName, sourceIdentityFor } from '../connections/session-names.js'
+import type { IssuanceFreezeRepository } from '../issuance-freeze/issuance-freeze.repository.js'
+import { issuanceFrozen } from '../issuance-freeze/issuance-freeze.service.js'
 import type { IssueCredentialsInput, IssuedCredentials, SessionPolicy } from './credentials.schemas.js'
 import type { ProbeBudget } from '../connections/probe-budget.js'
 import { BREAKER_CUSTOMERS, BREAKER_WINDOW_MS, createDenialCheck } from './denial-check.js'
@@ -28,6 +30,7 @@ export interface UnauditedSession {
 export interface Deps {
   prisma: PrismaClient
   connectionsRepository: Pick<ConnectionsRepository, 'findForIssuance' | 'lockForIssuance' | 'setStatus' | 'countOtherCustomersFailedSince'>
+  issuanceFreezeRepository: Pick<IssuanceFreezeRepository, 'read'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
   aws: AwsAccess | undefined
@@ -83,7 +86,7 @@ function stsRefusal (failure: StsFailure, connectionFailed = false): AppError {
 }
 
 export function createCredentialsService (deps: Deps) {
-  const { prisma, connectionsRepository, audit, probeBudget } = deps
+  const { prisma, connectionsRepository, issuanceFreezeRepository, audit, probeBudget } = deps
   const denials = createDenialCheck()
 
   return {
@@ -92,7 +95,7 @@ export function createCredentialsService (deps: Deps) {
       const scope = tenantOf(caller.actor)
       const clientRequestId = caller.request.requestId
       // On the hot path: one query for the connection, its customer's status and its external ID.
-      const connection = await connectionsRepository.findForIssuance(prisma, scope, connectionId)
+      const [connection, freeze] = await Promise.all([connectionsRepository.findForIssuance(prisma, scope, connectionId), issuanceFreezeRepository.read(prisma)])
       if (connection === null) {
         // A refusal like any other: audited, under the caller's own customer (if bound), so a
         // tenant probing for another tenant's ids shows up in its own trail.
@@ -114,6 +117,8 @@ export function createCredentialsService (deps: Deps) {
         throw error
       }
 
+      // The emergency stop, before AWS is asked (and again when the event commits, below).
+      if (freeze.frozen) return deny('issuance_frozen', issuanceFrozen(freeze.reason))
       const unusable = unusableReason(connection.status, connection.externalId.status, connection.customer.status, connection)
       if (unusable !== null) return deny('connection_not_active', notActive(unusable, connection.status === 'revoked' || connection.externalId.status !== 'active'), { status: connection.status })
       const durationSeconds = input.durationSeconds ?? 900
@@ -193,6 +198,10 @@ export function createCredentialsService (deps: Deps) {
         // transaction that commits the event, so a revocation either commits before (and the
         // session is dropped) or waits until this event has committed.
         const now = await connectionsRepository.lockForIssuance(tx, connection.id)
+        if (now?.issuanceFrozen === true) {
+          await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'issuance_frozen', detail: 'frozen while the credentials were being issued', purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId } })
+          return { frozen: true as const }
+        }
         const reason = now === null ? 'connection_not_active' : unusableReason(now.connectionStatus, now.externalIdStatus, now.customerStatus, connection)
         if (reason !== null) {
           await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'revoked_during_issuance', detail: reason, purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId } })
@@ -212,6 +221,10 @@ export function createCredentialsService (deps: Deps) {
         deps.onUnauditedSession?.(error, session)
         throw unavailableAudit()
       })
+      if ('frozen' in committed) {
+        const { reason } = await issuanceFreezeRepository.read(prisma)
+        throw issuanceFrozen(`${reason ?? 'no reason given'}; frozen while the credentials were being issued: the session AWS issued was dropped and expires by itself at ${session.expiration}`)
+      }
       if ('refused' in committed) {
         throw notActive(`${committed.refused} (changed while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration})`, true)
       }

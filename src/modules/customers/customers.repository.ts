@@ -5,6 +5,7 @@ import type { TenantScope } from '../../lib/caller.js'
 import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
 
 type Db = Pick<PrismaClient, 'customer'>
+type SqlDb = Pick<PrismaClient, '$queryRaw'>
 
 export type CustomerRow = Customer
 
@@ -20,6 +21,20 @@ export function createCustomersRepository () {
     findById (db: Db, scope: TenantScope, id: string) {
       if (scope.customerId !== null && scope.customerId !== id) return Promise.resolve(null)
       return db.customer.findUnique({ where: { id } })
+    },
+    /**
+     * The customer's status under a share lock (null if there is no such customer): a
+     * registration reads it in the transaction that inserts the connection, so a suspension or
+     * an offboarding (which update the row) either committed first or waits.
+     */
+    async lockStatus (db: SqlDb, id: string): Promise<string | null> {
+      const rows = await db.$queryRaw<Array<{ status: string }>>`SELECT "status"::text AS "status" FROM "customers" WHERE "id" = ${id}::uuid FOR SHARE`
+      return rows[0]?.status ?? null
+    },
+    /** Moves the status only from `from`; null when the customer was not in it any more. */
+    async setStatus (db: Db, id: string, from: CustomerRow['status'], to: CustomerRow['status']): Promise<CustomerRow | null> {
+      const [row] = await db.customer.updateManyAndReturn({ where: { id, status: from }, data: { status: to } })
+      return row ?? null
     },
     findByExternalRef (db: Db, scope: TenantScope, externalRef: string) {
       return db.customer.findFirst({ where: { externalRef, id: scope.customerId ?? undefined } })

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '../../lib/problem.js'
 import { callerOf } from '../../plugins/auth.js'
-import { CreateCustomerSchema, CustomerPageSchema, CustomerParamsSchema, CustomerSchema, ListCustomersQuerySchema } from './customers.schemas.js'
+import { CreateCustomerSchema, CustomerPageSchema, CustomerParamsSchema, CustomerSchema, ListCustomersQuerySchema, OffboardCustomerSchema, OffboardedCustomerSchema, ResumeCustomerSchema, SuspendCustomerSchema } from './customers.schemas.js'
 import type { CustomersService } from './customers.service.js'
 
 const tags = ['customers']
@@ -45,4 +45,46 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersSe
       response: { 200: CustomerSchema, ...problemResponses(400, 401, 403, 404, 429) }
     }
   }, async (request) => customers.get(callerOf(request), request.params.customerId))
+
+  app.post('/v1/customers/:customerId/suspend', {
+    onRequest: app.authorize('customers:write'),
+    schema: {
+      tags,
+      security,
+      operationId: 'suspendCustomer',
+      summary: 'Suspend a customer: no credentials, no probes, no registrations until resumed',
+      description: 'Reversible. Issuances in flight either committed before the suspension or are refused. A client bound to the customer may suspend it. Already suspended: 409 `customer_already_suspended`; offboarded: 409 `customer_offboarded`.',
+      params: CustomerParamsSchema,
+      body: SuspendCustomerSchema,
+      response: { 200: CustomerSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }
+    }
+  }, async (request) => customers.suspend(callerOf(request), request.params.customerId, request.body.reason))
+
+  app.post('/v1/customers/:customerId/resume', {
+    onRequest: app.authorize('customers:write'),
+    schema: {
+      tags,
+      security,
+      operationId: 'resumeCustomer',
+      summary: 'Resume a suspended customer',
+      description: 'Not suspended: 409 `customer_not_suspended`; offboarded: 409 `customer_offboarded`.',
+      params: CustomerParamsSchema,
+      body: ResumeCustomerSchema,
+      response: { 200: CustomerSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }
+    }
+  }, async (request) => customers.resume(callerOf(request), request.params.customerId))
+
+  app.post('/v1/customers/:customerId/offboard', {
+    onRequest: app.authorize('customers:write'),
+    schema: {
+      tags,
+      security,
+      operationId: 'offboardCustomer',
+      summary: 'Offboard a customer for good: revoke every connection, retire every external ID',
+      description: 'Irreversible, in one transaction; every record is kept. The `impact` says until when sessions already issued stay valid and gives the deny policy that ends them. Needs an unbound client (a bound one gets 403 `customer_bound_client`). Already offboarded: 409 `customer_offboarded`.',
+      params: CustomerParamsSchema,
+      body: OffboardCustomerSchema,
+      response: { 200: OffboardedCustomerSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }
+    }
+  }, async (request) => customers.offboard(callerOf(request), request.params.customerId, request.body.reason))
 }

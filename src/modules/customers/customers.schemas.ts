@@ -1,6 +1,8 @@
 // Shapes of /v1/customers.
 import { Type, type Static } from 'typebox'
 import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
+import { ConnectionSchema, RevocationImpactSchema } from '../connections/connections.schemas.js'
+import { ExternalIdSchema } from '../external-ids/external-ids.schemas.js'
 
 export const CustomerSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -24,5 +26,19 @@ export const ListCustomersQuerySchema = Type.Object({
 
 export const CustomerPageSchema = PageOf(CustomerSchema)
 
+const ReasonSchema = Type.String({ minLength: 3, maxLength: 500, description: 'Why; kept in the audit trail.' })
+
+export const SuspendCustomerSchema = Type.Object({ reason: ReasonSchema }, { additionalProperties: false })
+export const ResumeCustomerSchema = Type.Object({}, { additionalProperties: false })
+export const OffboardCustomerSchema = Type.Object({ reason: ReasonSchema }, { additionalProperties: false })
+
+export const OffboardedCustomerSchema = Type.Object({
+  customer: CustomerSchema,
+  revokedConnections: Type.Array(ConnectionSchema, { description: 'Every connection that was live, now revoked.' }),
+  retiredExternalIds: Type.Array(ExternalIdSchema, { description: 'Every external ID that was active, now retired.' }),
+  impact: RevocationImpactSchema
+}, { additionalProperties: false })
+
 export type CustomerView = Static<typeof CustomerSchema>
 export type CreateCustomerInput = Static<typeof CreateCustomerSchema>
+export type OffboardedCustomerView = Static<typeof OffboardedCustomerSchema>

@@ -1,11 +1,17 @@
-// Customers: the vendor's tenants, each of which may own several AWS accounts.
+// Customers: the vendor's tenants, each of which may own several AWS accounts, and their
+// lifecycle: active, suspended (reversible), offboarded (final).
+import { performance } from 'node:perf_hooks'
 import type { PrismaClient } from '../../db/database.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { conflict, forbidden, notFound } from '../../lib/errors.js'
 import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
 import type { AuditRecorder } from '../audit/audit.recorder.js'
+import type { ConnectionsRepository } from '../connections/connections.repository.js'
+import { revocationImpact, toConnectionView } from '../connections/connections.service.js'
+import type { ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
+import { toExternalIdView } from '../external-ids/external-ids.service.js'
 import type { CustomerRow, CustomersRepository } from './customers.repository.js'
-import type { CreateCustomerInput, CustomerView } from './customers.schemas.js'
+import type { CreateCustomerInput, CustomerView, OffboardedCustomerView } from './customers.schemas.js'
 
 export const toCustomerView = (row: CustomerRow): CustomerView => ({
   id: row.id,
@@ -15,8 +21,49 @@ export const toCustomerView = (row: CustomerRow): CustomerView => ({
   createdAt: row.createdAt.toISOString()
 })
 
-export function createCustomersService (deps: { prisma: PrismaClient, customersRepository: CustomersRepository, audit: AuditRecorder }) {
-  const { prisma, customersRepository: repo, audit } = deps
+export interface Deps {
+  prisma: PrismaClient
+  customersRepository: CustomersRepository
+  connectionsRepository: Pick<ConnectionsRepository, 'lockForCustomer' | 'revokeLiveForCustomer' | 'listIdsForCustomer' | 'latestOutstandingExpiration'>
+  externalIdsRepository: Pick<ExternalIdsRepository, 'retireActiveForCustomer'>
+  audit: AuditRecorder
+}
+
+type CustomerStatus = CustomerRow['status']
+
+const offboarded = (id: string) => conflict('customer_offboarded', `customer ${id} is offboarded; offboarding is final`)
+
+export function createCustomersService (deps: Deps) {
+  const { prisma, customersRepository: repo, connectionsRepository, externalIdsRepository, audit } = deps
+
+  async function changeStatus (caller: Caller, id: string, from: CustomerStatus, to: CustomerStatus, details: Record<string, unknown>): Promise<CustomerView> {
+    const scope = tenantOf(caller.actor)
+    return prisma.$transaction(async (tx) => {
+      const customer = await repo.findById(tx, scope, id)
+      if (customer === null) throw notFound('customer', id)
+      // Connection rows first: issuances in flight on them commit before this does.
+      await connectionsRepository.lockForCustomer(tx, id)
+      const updated = await repo.setStatus(tx, id, from, to)
+      if (updated === null) {
+        const now = (await repo.findById(tx, scope, id))?.status ?? customer.status
+        if (now === 'offboarded') throw offboarded(id)
+        throw to === 'suspended'
+          ? conflict('customer_already_suspended', `customer ${id} is already suspended`)
+          : conflict('customer_not_suspended', `customer ${id} is ${now}, not suspended; only a suspended customer can be resumed`)
+      }
+      await audit.record(tx, {
+        action: to === 'suspended' ? 'customer.suspended' : 'customer.resumed',
+        outcome: 'success',
+        actorClientId: caller.actor.clientId,
+        request: caller.request,
+        customerId: id,
+        resourceType: 'customer',
+        resourceId: id,
+        details: { ...details, from, to }
+      })
+      return toCustomerView(updated)
+    })
+  }
 
   return {
     async create (caller: Caller, input: CreateCustomerInput): Promise<CustomerView> {
@@ -45,6 +92,73 @@ export function createCustomersService (deps: { prisma: PrismaClient, customersR
         throw conflict('customer_external_ref_taken', `another customer already has externalRef "${externalRef ?? ''}"`, { existingCustomerId: existing?.id ?? null })
       }
       return toCustomerView(row)
+    },
+
+    /**
+     * Suspends a customer: no issuance and no probing until it is resumed. The customer's
+     * connection rows are locked first, so an issuance holding its share lock commits before,
+     * and one that locks after reads the suspension.
+     */
+    async suspend (caller: Caller, id: string, reason: string): Promise<CustomerView> {
+      return changeStatus(caller, id, 'active', 'suspended', { reason })
+    },
+
+    async resume (caller: Caller, id: string): Promise<CustomerView> {
+      return changeStatus(caller, id, 'suspended', 'active', {})
+    },
+
+    /**
+     * Offboards a customer for good, in one transaction: every live connection revoked, every
+     * active external ID retired, the customer offboarded (final: a trigger refuses any way
+     * back). Nothing is deleted. Only an unbound client (or the CLI) may do it.
+     */
+    async offboard (caller: Caller, id: string, reason: string): Promise<OffboardedCustomerView> {
+      const started = performance.now()
+      if (caller.actor.customerId !== null) {
+        await audit.record(prisma, { action: 'auth.forbidden', outcome: 'denied', actorClientId: caller.actor.clientId, request: caller.request, customerId: caller.actor.customerId, resourceType: 'customer', resourceId: id, details: { reason: 'customer_bound_client', operation: 'offboard' } })
+        throw forbidden('customer_bound_client', 'a client bound to a customer cannot offboard customers; offboarding is final and needs an unbound client')
+      }
+      const scope = tenantOf(caller.actor)
+      return prisma.$transaction(async (tx) => {
+        const customer = await repo.findById(tx, scope, id)
+        if (customer === null) throw notFound('customer', id)
+        if (customer.status === 'offboarded') throw offboarded(id)
+        // Lock order shared with suspension and issuance: connection rows, then the customer
+        // (registrations hold it FOR SHARE and commit first), then external IDs.
+        await connectionsRepository.lockForCustomer(tx, id)
+        const updated = await repo.setStatus(tx, id, customer.status, 'offboarded')
+        if (updated === null) {
+          // Another offboarding (or a suspension) committed while this waited for the locks.
+          if ((await repo.findById(tx, scope, id))?.status === 'offboarded') throw offboarded(id)
+          throw conflict('customer_changed', `customer ${id} changed while it was being offboarded; retry`)
+        }
+        const at = new Date()
+        const retired = await externalIdsRepository.retireActiveForCustomer(tx, id, `customer offboarded: ${reason}`, at)
+        // A new statement: it also sees connections registered while this waited for the customer.
+        const revoked = await connectionsRepository.revokeLiveForCustomer(tx, id, `customer offboarded: ${reason}`, at)
+        const base = { outcome: 'success' as const, actorClientId: caller.actor.clientId, request: caller.request, customerId: id }
+        for (const connection of revoked) {
+          await audit.record(tx, { ...base, action: 'connection.revoked', resourceType: 'connection', resourceId: connection.id, details: { reason: 'customer_offboarded', roleArn: connection.roleArn } })
+        }
+        for (const externalId of retired) {
+          await audit.record(tx, { ...base, action: 'external_id.retired', resourceType: 'external_id', resourceId: externalId.id, details: { awsAccountId: externalId.awsAccountId, reason: 'customer_offboarded' } })
+        }
+        const connectionIds = (await connectionsRepository.listIdsForCustomer(tx, id))
+        const impact = await revocationImpact(connectionsRepository, tx, connectionIds, at, started)
+        await audit.record(tx, {
+          ...base,
+          action: 'customer.offboarded',
+          resourceType: 'customer',
+          resourceId: id,
+          details: { reason, from: customer.status, revokedConnections: revoked.map((c) => c.id), retiredExternalIds: retired.map((e) => e.id), outstandingCredentialsExpireAt: impact.outstandingCredentialsExpireAt, tookMs: impact.tookMs }
+        })
+        return {
+          customer: toCustomerView(updated),
+          revokedConnections: revoked.map(toConnectionView),
+          retiredExternalIds: retired.map(toExternalIdView),
+          impact
+        }
+      })
     },
 
     async get (caller: Caller, id: string): Promise<CustomerView> {

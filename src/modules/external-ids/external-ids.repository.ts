@@ -40,6 +40,13 @@ export function createExternalIdsRepository () {
         take: page.limit + 1
       })
     },
+    /** Retires every active ID of a customer (offboarding); returns them as they are now. */
+    retireActiveForCustomer (db: Db, customerId: string, reason: string, at: Date): Promise<ExternalIdRow[]> {
+      return db.externalId.updateManyAndReturn({
+        where: { customerId, status: 'active' },
+        data: { status: 'retired', retiredAt: at, retireReason: reason }
+      })
+    },
     /** Moves an active ID to retired; returns false when it was not active any more. */
     async retire (db: Db, scope: TenantScope, id: string, reason: string, at: Date): Promise<boolean> {
       const { count } = await db.externalId.updateMany({

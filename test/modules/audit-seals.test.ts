@@ -1,0 +1,306 @@
+// The audit seal chain: the sealer seals only the contiguous committed prefix (a late commit is
+// waited for, a rolled-back seq is passed once it can no longer commit), replicas take turns, and
+// the integrity check names the first event altered, deleted or inserted behind deputy's back.
+import Fastify, { type FastifyInstance } from 'fastify'
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import { app as deputyApp, fastifyOptions } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import { openDatabase, type Database } from '../../src/db/database.js'
+import { createLogger } from '../../src/logger.js'
+import { createAuditRecorder } from '../../src/modules/audit/audit.recorder.js'
+import { createAuditIntegrity } from '../../src/modules/audit/integrity.js'
+import { GENESIS_HASH } from '../../src/modules/audit/seal-hash.js'
+import { createSealRepository } from '../../src/modules/audit/seal.repository.js'
+import { createAuditSealer } from '../../src/modules/audit/sealer.js'
+import { canonicalJson } from '../../src/lib/canonical-json.js'
+import { ADMIN_TOKEN, buildTestApp, call, type TestApp } from '../helpers/app.js'
+import { createApiClient, createCustomer } from '../helpers/fixtures.js'
+import { spawnDeputy } from '../helpers/process.js'
+
+const NO_SEALER_LOOP = { AUDIT_SEAL_INTERVAL_MS: '0', LOG_LEVEL: 'warn' }
+const recorder = createAuditRecorder()
+
+async function record (database: Database, n: number, action = 'test.event', customerId: string | null = null): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await recorder.record(database.prisma, { action, outcome: 'success', actorClientId: null, request: null, customerId, details: { i, note: 'ünïcode ✓' } })
+  }
+}
+
+async function client (t: Test, url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  t.teardown(() => c.end())
+  return c
+}
+
+async function pendingInsert (c: pg.Client): Promise<bigint> {
+  await c.query('BEGIN')
+  const { rows } = await c.query<{ seq: string }>('INSERT INTO audit_events (action, outcome) VALUES (\'test.late\', \'success\') RETURNING seq')
+  return BigInt(rows[0]?.seq ?? '0')
+}
+
+async function seals (database: Database): Promise<Array<{ fromSeq: bigint, throughSeq: bigint, eventCount: number, prevHash: string, hash: string }>> {
+  return database.prisma.auditSeal.findMany({ orderBy: { id: 'asc' } })
+}
+
+async function eventSeqs (database: Database): Promise<bigint[]> {
+  return (await database.prisma.auditEvent.findMany({ select: { seq: true }, orderBy: { seq: 'asc' } })).map((e) => e.seq)
+}
+
+/** A second deputy on the same database, as another replica would be. */
+async function replica (t: Test, databaseUrl: string): Promise<FastifyInstance> {
+  const config = loadConfig({ DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '20', ...NO_SEALER_LOOP })
+  const database = await openDatabase(config.database)
+  const fastify = Fastify(fastifyOptions(config, createLogger(config)))
+  await fastify.register(deputyApp, { config, database })
+  await fastify.ready()
+  t.teardown(async () => { await fastify.close(); await database.close() })
+  return fastify
+}
+
+t.test('canonical JSON: RFC 8785 key order, escapes and numbers', async (t) => {
+  t.equal(canonicalJson({ b: 1, a: [true, null, 'x'], '\u20ac': 0, '\r': -0, ö: 1.5, A: 1e21 }), '{"\\r":0,"A":1e+21,"a":[true,null,"x"],"b":1,"ö":1.5,"€":0}')
+  t.equal(canonicalJson(Object.fromEntries([['\ufb33', 2], ['\ud83d\ude00', 1]])), '{"\ud83d\ude00":1,"\ufb33":2}', 'UTF-16 code units, not code points')
+  t.throws(() => canonicalJson({ n: Number.NaN }))
+})
+
+t.test('a transaction holding a lower seq stops the sealer until it commits; then it is sealed in order', async (t) => {
+  const { app, database, databaseUrl } = await buildTestApp(t, NO_SEALER_LOOP)
+  await app.auditSealer.runOnce()
+  const late = await client(t, databaseUrl)
+  const lateSeq = await pendingInsert(late)
+  await record(database, 3)
+  const blocked = await app.auditSealer.runOnce()
+  t.equal(blocked.waitingForSeq, lateSeq, 'stops at the uncommitted seq')
+  t.equal(blocked.sealedThroughSeq, lateSeq - 1n, 'sealed up to the one before it')
+  t.equal(blocked.lagEvents, 3, 'the three later events wait')
+  t.same((await seals(database)).filter((s) => s.throughSeq >= lateSeq), [], 'nothing at or after it is sealed')
+  t.equal((await app.auditSealer.runOnce()).waitingForSeq, lateSeq, 'still waiting while it is open')
+
+  await late.query('COMMIT')
+  const after = await app.auditSealer.runOnce()
+  t.equal(after.sealed, 4, 'the late event and the three after it')
+  t.equal(after.lagEvents, 0)
+  const chain = await seals(database)
+  t.same(chain.map((s) => s.throughSeq), await eventSeqs(database), 'one seal per event, in seq order, the late one included')
+  t.ok(chain.some((s) => s.throughSeq === lateSeq && s.fromSeq === lateSeq - 1n), 'the late event sealed in its place')
+  t.match(await createAuditIntegrity({ prisma: database.prisma, sealRepository: createSealRepository() }).check({ full: true }), { ok: true, firstInvalidSeq: null })
+})
+
+t.test('a rolled-back insert leaves a gap the sealer passes once no older transaction is open', async (t) => {
+  const { app, database, databaseUrl } = await buildTestApp(t, NO_SEALER_LOOP)
+  await app.auditSealer.runOnce()
+  const older = await client(t, databaseUrl)
+  await older.query('BEGIN')
+  await older.query('SELECT 1')
+  const rolledBack = await client(t, databaseUrl)
+  const gapSeq = await pendingInsert(rolledBack)
+  await rolledBack.query('ROLLBACK')
+  await record(database, 2)
+  const held = await app.auditSealer.runOnce()
+  t.equal(held.waitingForSeq, gapSeq, 'a transaction older than the gap is open: the gap might still fill')
+  await older.query('COMMIT')
+  const passed = await app.auditSealer.runOnce()
+  t.equal(passed.waitingForSeq, null)
+  t.equal(passed.sealed, 2)
+  const chain = await seals(database)
+  const across = chain.find((s) => s.fromSeq < gapSeq && gapSeq < s.throughSeq)
+  t.ok(across !== undefined, 'the seal after the gap records it (from_seq before it, through_seq after it)')
+  t.equal(across?.eventCount, 1)
+  for (let i = 1; i < chain.length; i++) t.equal(chain[i]?.fromSeq, chain[i - 1]?.throughSeq, `seal ${i} starts where seal ${i - 1} ends`)
+  t.equal(chain[0]?.prevHash, GENESIS_HASH)
+  t.match(await createAuditIntegrity({ prisma: database.prisma, sealRepository: createSealRepository() }).check({ full: true }), { ok: true })
+
+  const metrics = await app.metrics.registry.metrics()
+  t.match(metrics, /deputy_audit_sealer_lag_events 0/)
+  t.match(metrics, /deputy_audit_sealer_lag_seconds 0/)
+})
+
+t.test('two deputy apps on one database seal concurrently: no double work, no gaps, chain intact', async (t) => {
+  const first = await buildTestApp(t, NO_SEALER_LOOP)
+  const second = await replica(t, first.databaseUrl)
+  const { database } = first
+  const runs: Array<Awaited<ReturnType<FastifyInstance['auditSealer']['runOnce']>>> = []
+  const state = { writing: true }
+  const writers = (async () => {
+    for (let round = 0; round < 30; round++) {
+      await Promise.all([
+        record(database, 5),
+        // A writer that rolls back: a permanent gap in seq.
+        database.prisma.$transaction(async (tx) => {
+          await recorder.record(tx, { action: 'test.rolled_back', outcome: 'success', actorClientId: null, request: null })
+          throw new Error('roll back')
+        }).catch(() => undefined)
+      ])
+    }
+    state.writing = false
+  })()
+  const sealers = [first.app, second].map(async (instance) => {
+    while (state.writing) {
+      runs.push(...await Promise.all([instance.auditSealer.runOnce(), instance.auditSealer.runOnce()]))
+    }
+  })
+  await Promise.all([writers, ...sealers])
+  for (let i = 0; i < 5; i++) runs.push(await [first.app, second][i % 2]!.auditSealer.runOnce())
+
+  const chain = await seals(database)
+  const events = await eventSeqs(database)
+  t.ok(runs.length > 20, `${runs.length} sealer runs`)
+  t.ok(runs.some((r) => !r.locked), 'some runs found the other replica sealing and did nothing')
+  t.equal(runs.reduce((sum, r) => sum + r.sealed, 0), chain.length, 'every seal written once: the runs\' counts add up to the chain')
+  t.same(chain.map((s) => s.throughSeq), events, 'every committed event sealed, in order')
+  for (let i = 1; i < chain.length; i++) {
+    if (chain[i]?.fromSeq !== chain[i - 1]?.throughSeq || chain[i]?.prevHash !== chain[i - 1]?.hash) t.fail(`seal ${i} does not follow seal ${i - 1}`)
+  }
+  const report = await createAuditIntegrity({ prisma: database.prisma, sealRepository: createSealRepository() }).check({ full: true })
+  t.match(report, { ok: true, checkedEvents: events.length, sealedThroughSeq: events.at(-1) })
+})
+
+t.test('a chain of a few hundred events verifies; sealer throughput', async (t) => {
+  const { app, database } = await buildTestApp(t, NO_SEALER_LOOP)
+  await database.prisma.auditEvent.createMany({ data: Array.from({ length: 2000 }, (_, i) => ({ action: 'test.bulk', outcome: 'success' as const, details: { i } })) })
+  const started = performance.now()
+  const run = await app.auditSealer.runOnce()
+  const seconds = (performance.now() - started) / 1000
+  t.ok(run.sealed >= 2000)
+  t.comment(`sealed ${run.sealed} events in ${seconds.toFixed(2)} s: ${Math.round(run.sealed / seconds)} events/s`)
+  const integrity = createAuditIntegrity({ prisma: database.prisma, sealRepository: createSealRepository() })
+  const checkStarted = performance.now()
+  const report = await integrity.check({ full: true })
+  t.comment(`full check of ${report.checkedEvents} events in ${((performance.now() - checkStarted) / 1000).toFixed(2)} s`)
+  t.match(report, { ok: true, checkedEvents: run.sealed, firstInvalidSeq: null, reason: null })
+  await record(database, 3)
+  await app.auditSealer.runOnce()
+  t.match(await integrity.check(), { ok: true, checkedEvents: 3 }, 'the default check starts after the last seal it verified')
+})
+
+t.test('the sealer on PGlite (one connection, no other transactions)', async (t) => {
+  const database = await openDatabase({ kind: 'pglite', dataDir: 'memory://' })
+  t.teardown(() => database.close())
+  await database.migrate()
+  await record(database, 5)
+  const sealRepository = createSealRepository()
+  const sealer = createAuditSealer({ prisma: database.prisma, sealRepository })
+  t.match(await sealer.runOnce(), { locked: true, sealed: 5, waitingForSeq: null })
+  await database.prisma.$transaction(async (tx) => {
+    await recorder.record(tx, { action: 'test.rolled_back', outcome: 'success', actorClientId: null, request: null })
+    throw new Error('roll back')
+  }).catch(() => undefined)
+  await record(database, 2)
+  t.match(await sealer.runOnce(), { sealed: 2, waitingForSeq: null }, 'the rolled-back seq is passed at once')
+  t.match(await createAuditIntegrity({ prisma: database.prisma, sealRepository }).check({ full: true }), { ok: true, checkedEvents: 7 })
+})
+
+/** Runs SQL as a superuser who turned deputy's append-only triggers off. */
+async function tamper (t: Test, test: TestApp, table: 'audit_events' | 'audit_seals', sql: string): Promise<void> {
+  const c = await client(t, test.databaseUrl)
+  await c.query(`ALTER TABLE ${table} DISABLE TRIGGER USER`)
+  await c.query(sql)
+  await c.query(`ALTER TABLE ${table} ENABLE TRIGGER USER`)
+}
+
+async function sealedApp (t: Test): Promise<TestApp & { seqs: bigint[] }> {
+  const test = await buildTestApp(t, NO_SEALER_LOOP)
+  await record(test.database, 10)
+  await test.app.auditSealer.runOnce()
+  return { ...test, seqs: await eventSeqs(test.database) }
+}
+
+t.test('tampering with real SQL is found, named by the first event that no longer matches', async (t) => {
+  const integrityOf = (test: TestApp) => async () => (await call(test.app, 'GET', '/v1/audit-events/integrity?full=true', { token: ADMIN_TOKEN })).json<Record<string, unknown>>()
+
+  t.test('an event altered', async (t) => {
+    const test = await sealedApp(t)
+    const target = test.seqs[6]!
+    const check = integrityOf(test)
+    t.match(await check(), { ok: true, firstInvalidSeq: null })
+    await tamper(t, test, 'audit_events', `UPDATE audit_events SET details = '{"i": 99}' WHERE seq = ${target}`)
+    t.match(await check(), { ok: false, firstInvalidSeq: target.toString(), reason: 'hash_mismatch' })
+    t.match((await call(test.app, 'GET', '/v1/audit-events/integrity', { token: ADMIN_TOKEN })).json(), { ok: true }, 'the default check does not reread what it verified before')
+  })
+
+  t.test('an event deleted', async (t) => {
+    const test = await sealedApp(t)
+    const target = test.seqs[3]!
+    await tamper(t, test, 'audit_events', `DELETE FROM audit_events WHERE seq = ${target}`)
+    t.match(await integrityOf(test)(), { ok: false, firstInvalidSeq: target.toString(), reason: 'event_missing' })
+  })
+
+  t.test('an event inserted into a legitimate gap', async (t) => {
+    const test = await buildTestApp(t, NO_SEALER_LOOP)
+    await record(test.database, 3)
+    const c = await client(t, test.databaseUrl)
+    const gap = await pendingInsert(c)
+    await c.query('ROLLBACK')
+    await record(test.database, 3)
+    await test.app.auditSealer.runOnce()
+    t.match(await integrityOf(test)(), { ok: true }, 'a rolled-back seq is a legitimate gap')
+    await tamper(t, test, 'audit_events', `INSERT INTO audit_events (seq, action, outcome) VALUES (${gap}, 'forged', 'success')`)
+    t.match(await integrityOf(test)(), { ok: false, firstInvalidSeq: gap.toString(), reason: 'event_unexpected' })
+  })
+
+  t.test('a seal\'s hash or prev_hash altered', async (t) => {
+    const test = await sealedApp(t)
+    await tamper(t, test, 'audit_seals', `UPDATE audit_seals SET prev_hash = '${'f'.repeat(64)}' WHERE through_seq = ${test.seqs[5]}`)
+    t.match(await integrityOf(test)(), { ok: false, firstInvalidSeq: test.seqs[5]!.toString(), reason: 'chain_broken' })
+    const other = await sealedApp(t)
+    await tamper(t, other, 'audit_seals', `UPDATE audit_seals SET hash = '${'e'.repeat(64)}' WHERE through_seq = ${other.seqs[2]}`)
+    t.match(await integrityOf(other)(), { ok: false, firstInvalidSeq: other.seqs[2]!.toString() })
+  })
+
+  t.test('deputy audit verify: exit 0 on an intact chain, 1 with the seq on a broken one', async (t) => {
+    const test = await sealedApp(t)
+    const intact = spawnDeputy(['audit', 'verify', '--full'], { DATABASE_URL: test.databaseUrl })
+    t.equal((await intact.exit).code, 0, intact.output())
+    t.match(JSON.parse(intact.output()), { ok: true, checkedEvents: test.seqs.length })
+    await tamper(t, test, 'audit_events', `UPDATE audit_events SET action = 'rewritten' WHERE seq = ${test.seqs[8]}`)
+    const broken = spawnDeputy(['audit', 'verify'], { DATABASE_URL: test.databaseUrl })
+    t.equal((await broken.exit).code, 1, broken.output())
+    t.match(JSON.parse(broken.output()), { ok: false, firstInvalidSeq: test.seqs[8]!.toString(), reason: 'hash_mismatch' })
+  })
+})
+
+t.test('GET /v1/audit-events/integrity needs admin', async (t) => {
+  const { app } = await buildTestApp(t, NO_SEALER_LOOP)
+  const customer = await createCustomer(app)
+  for (const [label, scopes, bound] of [['unbound audit:read', ['audit:read'], undefined], ['bound audit:read', ['audit:read'], customer.id]] as const) {
+    const auditor = await createApiClient(app, [...scopes], bound)
+    const res = await call(app, 'GET', '/v1/audit-events/integrity', { token: auditor.token })
+    t.equal(res.statusCode, 403, label)
+    t.equal(res.json<{ code: string }>().code, 'admin_required', label)
+  }
+  t.match((await call(app, 'GET', '/v1/audit-events/integrity', { token: ADMIN_TOKEN })).json(), { ok: true, sealedThroughSeq: null, checkedEvents: 0 })
+})
+
+t.test('GET /v1/audit-events/export: NDJSON in seq order across pages, each event with its seal', async (t) => {
+  const { app, database } = await buildTestApp(t, NO_SEALER_LOOP)
+  const acme = await createCustomer(app)
+  const globex = await createCustomer(app)
+  await database.prisma.auditEvent.createMany({ data: Array.from({ length: 1100 }, (_, i) => ({ action: 'test.bulk', outcome: 'success' as const, customerId: i % 3 === 0 ? acme.id : globex.id, details: { i } })) })
+  await app.auditSealer.runOnce()
+  await record(database, 4, 'test.unsealed', acme.id)
+  const total = await database.prisma.auditEvent.count()
+
+  interface Line { event: { seq: string, customerId: string | null, action: string }, seal: { id: string, fromSeq: string, throughSeq: string, hash: string } | null }
+  const exported = async (token: string, query = ''): Promise<Line[]> => {
+    const res = await call(app, 'GET', `/v1/audit-events/export${query}`, { token })
+    t.equal(res.statusCode, 200, res.body.slice(0, 200))
+    t.match(res.headers['content-type'], /^application\/x-ndjson/)
+    return res.body.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Line)
+  }
+  const all = await exported(ADMIN_TOKEN)
+  t.equal(all.length, total, `every event, across pages of 500 (${total})`)
+  const seqs = all.map((l) => BigInt(l.event.seq))
+  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'strictly in seq order, no line twice')
+  t.ok(all.filter((l) => l.event.action !== 'test.unsealed').every((l) => l.seal?.throughSeq === l.event.seq), 'sealed events carry their seal')
+  t.same(all.filter((l) => l.event.action === 'test.unsealed').map((l) => l.seal), [null, null, null, null], 'unsealed events: null')
+
+  const auditor = await createApiClient(app, ['audit:read'], acme.id)
+  const own = await exported(auditor.token)
+  t.equal(own.length, await database.prisma.auditEvent.count({ where: { customerId: acme.id } }), 'a bound client gets all of its customer\'s events')
+  t.same(own.filter((l) => l.event.customerId !== acme.id), [], '...and nothing else')
+  const other = await call(app, 'GET', `/v1/audit-events/export?customerId=${globex.id}`, { token: auditor.token })
+  t.equal(other.statusCode, 404)
+  t.same(await exported(ADMIN_TOKEN, '?since=2999-01-01T00:00:00Z'), [], 'nothing in range: an empty body')
+})
