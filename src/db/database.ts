@@ -21,12 +21,19 @@ export interface Database {
   close(): Promise<void>
 }
 
+/**
+ * Prisma's defaults (2 s to get a connection, 5 s for the whole transaction) turn a busy pool or
+ * a loaded machine into 500s; deputy's transactions are short, but may queue behind a row lock
+ * (issuance behind a revocation) or the probe-budget lock.
+ */
+const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 }
+
 export async function openDatabase (target: DatabaseTarget, migrationsDir = defaultMigrationsDir): Promise<Database> {
   return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize, migrationsDir) : openPglite(target.dataDir, migrationsDir)
 }
 
 function openPostgres (url: string, poolSize: number, migrationsDir: string): Database {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }) })
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }), transactionOptions: TRANSACTION_OPTIONS })
   return {
     kind: 'postgres',
     prisma,
@@ -51,7 +58,7 @@ async function openPglite (dataDir: string, migrationsDir: string): Promise<Data
   ])
   if (dataDir !== 'memory://') await mkdir(dataDir, { recursive: true })
   const pglite = await PGlite.create(dataDir)
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions: TRANSACTION_OPTIONS })
   const session: SqlSession = pgliteSession(pglite)
   return {
     kind: 'pglite',

@@ -1,9 +1,9 @@
 // Issuance under pressure: the audit guard after AWS has answered, issuance racing revocation
 // with real interleavings in PostgreSQL, session names the caller cannot choose, and what an
 // AccessDenied is taken to mean. Everything through the API, the real SDK and the STS emulator.
-import pg from 'pg'
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
+import { interleavingOn } from '../helpers/interleaving.js'
 import { roleArn, secureTrust, startTestAws, VENDOR_ARN } from '../helpers/aws.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
 
@@ -13,16 +13,7 @@ t.test('issuance hardening', async (t) => {
   const customer = await createCustomer(app)
   const worker = await createApiClient(app, ['credentials:issue'])
 
-  // A second connection to the database, as another deputy replica or a DBA would have.
-  async function sql (text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-    const client = new pg.Client({ connectionString: databaseUrl })
-    await client.connect()
-    try {
-      return await client.query(text, values)
-    } finally {
-      await client.end()
-    }
-  }
+  const { sql, sleeping } = interleavingOn(databaseUrl)
 
   async function connect (owner = customer.id) {
     const account = awsAccount()
@@ -37,15 +28,6 @@ t.test('issuance hardening', async (t) => {
   const retire = (externalIdId: string) =>
     call(app, 'POST', `/v1/external-ids/${externalIdId}/retire`, { token: ADMIN_TOKEN, body: { reason: 'customer left' } })
   const assumeRoleCalls = () => aws.emulator.calls().filter((c) => c.action === 'AssumeRole')
-  /** Waits until some statement sleeps in pg_sleep (a trigger holding its transaction open). */
-  async function sleeping (): Promise<boolean> {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
-      if ((rows[0] as { n: number }).n > 0) return true
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-    return false
-  }
 
   t.test('a session policy whose condition keys say "secret" or "token" is recorded as given', async (t) => {
     const { connection } = await connect()

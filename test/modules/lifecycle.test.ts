@@ -1,9 +1,9 @@
 // Customer lifecycle (suspend, resume, offboard) and the emergency stop (freeze): what they stop,
 // that they stop it race-free against issuance in flight, that every replica sees them at once,
 // and that the command line does the same as the API.
-import pg from 'pg'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, buildTestAppOn, call } from '../helpers/app.js'
+import { interleavingOn } from '../helpers/interleaving.js'
 import { roleArn, secureTrust, startTestAws } from '../helpers/aws.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
 import { main } from '../../src/cli/main.js'
@@ -14,29 +14,7 @@ t.test('customer lifecycle and issuance freeze', async (t) => {
   const { app, database, databaseUrl } = await buildTestApp(t, aws.env)
   const worker = await createApiClient(app, ['credentials:issue'])
 
-  async function sql (text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-    const client = new pg.Client({ connectionString: databaseUrl })
-    await client.connect()
-    try {
-      return await client.query(text, values)
-    } finally {
-      await client.end()
-    }
-  }
-  async function sleeping (): Promise<boolean> {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
-      if ((rows[0] as { n: number }).n > 0) return true
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-    return false
-  }
-  async function slowAudit (t: Test, action: string, seconds = 0.6): Promise<void> {
-    const name = `slow_${action.replace(/\W/g, '_')}`
-    await sql(`CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
-      CREATE TRIGGER ${name} BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION ${name}();`)
-    t.teardown(() => sql(`DROP TRIGGER IF EXISTS ${name} ON audit_events`))
-  }
+  const { sql, sleeping, slowAudit } = interleavingOn(databaseUrl)
   async function connect (owner: string) {
     const account = awsAccount()
     const externalId = await mintExternalId(app, owner, account)

@@ -2,10 +2,10 @@
 // honest about the sessions it cannot recall (their expiration, and the deny policy that ends
 // them, checked with deputy's own condition evaluator). Everything through the API and the STS
 // emulator.
-import pg from 'pg'
 import t from 'tap'
 import { evaluateCondition } from '../../src/aws/sts-emulator/trust-policy.js'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
+import { interleavingOn } from '../helpers/interleaving.js'
 import { roleArn, secureTrust, startTestAws } from '../helpers/aws.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
 
@@ -22,29 +22,7 @@ t.test('connection revocation', async (t) => {
   const customer = await createCustomer(app)
   const worker = await createApiClient(app, ['credentials:issue'])
 
-  async function sql (text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-    const client = new pg.Client({ connectionString: databaseUrl })
-    await client.connect()
-    try {
-      return await client.query(text, values)
-    } finally {
-      await client.end()
-    }
-  }
-  async function sleeping (): Promise<boolean> {
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
-      if ((rows[0] as { n: number }).n > 0) return true
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-    return false
-  }
-  async function slowAudit (action: string, seconds = 0.6): Promise<void> {
-    const name = `slow_${action.replace(/\W/g, '_')}`
-    await sql(`CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
-      CREATE TRIGGER ${name} BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION ${name}();`)
-    t.teardown(() => sql(`DROP TRIGGER IF EXISTS ${name} ON audit_events`))
-  }
+  const { sleeping, slowAudit } = interleavingOn(databaseUrl)
   async function connect (owner = customer.id) {
     const account = awsAccount()
     const externalId = await mintExternalId(app, owner, account)
@@ -105,7 +83,7 @@ t.test('connection revocation', async (t) => {
 
   t.test('revocation waits for an issuance whose audit insert is under way; the impact includes that session', async (t) => {
     const { connection } = await connect()
-    await slowAudit('credentials.issued')
+    await slowAudit(t, 'credentials.issued')
     const finished: string[] = []
     const issuing = issue(connection.id).then((res) => { finished.push('issue'); return res })
     t.ok(await sleeping(), 'the issuing transaction holds its share lock, inside its audit insert')
@@ -124,7 +102,7 @@ t.test('connection revocation', async (t) => {
 
   t.test('an issuance that reaches its lock while the revocation commits is refused, and its session audited', async (t) => {
     const { connection } = await connect()
-    await slowAudit('connection.revoked')
+    await slowAudit(t, 'connection.revoked')
     const finished: string[] = []
     const revoking = revoke(connection.id).then((res) => { finished.push('revoke'); return res })
     t.ok(await sleeping(), 'the revocation holds the row lock, inside its audit insert')

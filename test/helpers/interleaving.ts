@@ -1,0 +1,36 @@
+// Real interleavings in PostgreSQL for race tests: a second connection (another replica, or a
+// DBA), a trigger that holds a transaction open inside an audit insert, and a wait until it does.
+import pg from 'pg'
+import type { Test } from 'tap'
+
+export function interleavingOn (databaseUrl: string) {
+  async function sql (text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    try {
+      return await client.query(text, values)
+    } finally {
+      await client.end()
+    }
+  }
+
+  return {
+    sql,
+    /** Waits until some statement sleeps in pg_sleep (a trigger holding its transaction open). */
+    async sleeping (): Promise<boolean> {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+        if ((rows[0] as { n: number }).n > 0) return true
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      return false
+    },
+    /** Makes the insert of every `action` audit event sleep inside its transaction, for test `t`. */
+    async slowAudit (t: Test, action: string, seconds = 0.6): Promise<void> {
+      const name = `slow_${action.replace(/\W/g, '_')}`
+      await sql(`CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
+        CREATE TRIGGER ${name} BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION ${name}();`)
+      t.teardown(() => sql(`DROP TRIGGER IF EXISTS ${name} ON audit_events`))
+    }
+  }
+}
