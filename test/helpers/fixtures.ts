@@ -1,6 +1,8 @@
 // Small factories that go through the API, as a client would.
 import type { FastifyInstance } from 'fastify'
+import type { StsEmulator } from '../../src/aws/sts-emulator/emulator.js'
 import { ADMIN_TOKEN, call } from './app.js'
+import { roleArn, secureTrust } from './aws.js'
 
 let counter = 0
 const next = (): number => ++counter
@@ -25,3 +27,16 @@ export const createApiClient = (app: FastifyInstance, scopes: string[], customer
   expectStatus(call(app, 'POST', '/v1/api-clients', { token: ADMIN_TOKEN, body: { name: `client ${next()}`, scopes, ...(customerId === undefined ? {} : { customerId }) } }), 201)
 
 export const awsAccount = (): string => String(100000000000 + Math.floor(Math.random() * 899999999999))
+
+/**
+ * A customer role that passes the probe: mints the external ID, creates the role in the STS
+ * emulator with the trust policy deputy asks for, and registers the connection.
+ */
+export async function connectRole (app: FastifyInstance, emulator: Pick<StsEmulator, 'putRole'>, customerId: string): Promise<{ connection: { id: string }, externalId: ExternalId, account: string }> {
+  const account = awsAccount()
+  const externalId = await mintExternalId(app, customerId, account)
+  emulator.putRole({ arn: roleArn(account), trustPolicy: secureTrust(externalId.externalId), maxSessionDuration: 3600 })
+  const res = await call(app, 'POST', `/v1/customers/${customerId}/connections`, { token: ADMIN_TOKEN, body: { externalIdId: externalId.id, roleArn: roleArn(account) } })
+  if (res.statusCode !== 201) throw new Error(res.body)
+  return { connection: res.json<{ id: string }>(), externalId, account }
+}

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { policy, roleArn, secureTrust, startTestAws, VENDOR_ARN } from '../helpers/aws.js'
-import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
+import { createApiClient, createCustomer, connectRole } from '../helpers/fixtures.js'
 import { withAdminClient } from '../helpers/postgres.js'
 
 t.test('credentials', async (t) => {
@@ -12,14 +12,7 @@ t.test('credentials', async (t) => {
   const customer = await createCustomer(app)
   const worker = await createApiClient(app, ['credentials:issue'])
 
-  async function connect (owner = customer.id) {
-    const account = awsAccount()
-    const externalId = await mintExternalId(app, owner, account)
-    aws.emulator.putRole({ arn: roleArn(account), trustPolicy: secureTrust(externalId.externalId), maxSessionDuration: 3600 })
-    const res = await call(app, 'POST', `/v1/customers/${owner}/connections`, { token: ADMIN_TOKEN, body: { externalIdId: externalId.id, roleArn: roleArn(account) } })
-    if (res.statusCode !== 201) throw new Error(res.body)
-    return { connection: res.json<{ id: string }>(), externalId, account }
-  }
+  const connect = async (owner = customer.id) => connectRole(app, aws.emulator, owner)
   const issue = (connectionId: string, body: Record<string, unknown> = { purpose: 'nightly inventory' }, token = worker.token, headers: Record<string, string> = {}) =>
     call(app, 'POST', `/v1/connections/${connectionId}/credentials`, { token, body, headers })
 

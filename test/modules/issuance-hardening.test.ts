@@ -5,7 +5,7 @@ import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { interleavingOn } from '../helpers/interleaving.js'
 import { roleArn, secureTrust, startTestAws, VENDOR_ARN } from '../helpers/aws.js'
-import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
+import { awsAccount, createApiClient, createCustomer, mintExternalId, connectRole } from '../helpers/fixtures.js'
 
 t.test('issuance hardening', async (t) => {
   const aws = await startTestAws(t)
@@ -15,14 +15,7 @@ t.test('issuance hardening', async (t) => {
 
   const { sql, sleeping } = interleavingOn(databaseUrl)
 
-  async function connect (owner = customer.id) {
-    const account = awsAccount()
-    const externalId = await mintExternalId(app, owner, account)
-    aws.emulator.putRole({ arn: roleArn(account), trustPolicy: secureTrust(externalId.externalId) })
-    const res = await call(app, 'POST', `/v1/customers/${owner}/connections`, { token: ADMIN_TOKEN, body: { externalIdId: externalId.id, roleArn: roleArn(account) } })
-    if (res.statusCode !== 201) throw new Error(res.body)
-    return { connection: res.json<{ id: string }>(), externalId, account }
-  }
+  const connect = async (owner = customer.id) => connectRole(app, aws.emulator, owner)
   const issue = (connectionId: string, body: Record<string, unknown> = { purpose: 'hardening test' }, token = worker.token, headers: Record<string, string> = {}) =>
     call(app, 'POST', `/v1/connections/${connectionId}/credentials`, { token, body, headers })
   const retire = (externalIdId: string) =>

@@ -4,8 +4,8 @@
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, buildTestAppOn, call } from '../helpers/app.js'
 import { interleavingOn } from '../helpers/interleaving.js'
-import { roleArn, secureTrust, startTestAws } from '../helpers/aws.js'
-import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
+import { roleArn, startTestAws } from '../helpers/aws.js'
+import { awsAccount, createApiClient, createCustomer, mintExternalId, connectRole } from '../helpers/fixtures.js'
 import { main } from '../../src/cli/main.js'
 import { spawnDeputy } from '../helpers/process.js'
 
@@ -15,14 +15,7 @@ t.test('customer lifecycle and issuance freeze', async (t) => {
   const worker = await createApiClient(app, ['credentials:issue'])
 
   const { sql, sleeping, slowAudit } = interleavingOn(databaseUrl)
-  async function connect (owner: string) {
-    const account = awsAccount()
-    const externalId = await mintExternalId(app, owner, account)
-    aws.emulator.putRole({ arn: roleArn(account), trustPolicy: secureTrust(externalId.externalId) })
-    const res = await call(app, 'POST', `/v1/customers/${owner}/connections`, { token: ADMIN_TOKEN, body: { externalIdId: externalId.id, roleArn: roleArn(account) } })
-    if (res.statusCode !== 201) throw new Error(res.body)
-    return { connection: res.json<{ id: string }>(), externalId, account }
-  }
+  const connect = async (owner: string) => connectRole(app, aws.emulator, owner)
   const issue = (connectionId: string, on = app) =>
     call(on, 'POST', `/v1/connections/${connectionId}/credentials`, { token: worker.token, body: { purpose: 'lifecycle test' } })
   const post = (url: string, body: Record<string, unknown> = {}, token = ADMIN_TOKEN, on = app) => call(on, 'POST', url, { token, body })

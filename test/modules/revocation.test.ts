@@ -6,8 +6,8 @@ import t from 'tap'
 import { evaluateCondition } from '../../src/aws/sts-emulator/trust-policy.js'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { interleavingOn } from '../helpers/interleaving.js'
-import { roleArn, secureTrust, startTestAws } from '../helpers/aws.js'
-import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
+import { roleArn, startTestAws } from '../helpers/aws.js'
+import { createApiClient, createCustomer, connectRole } from '../helpers/fixtures.js'
 
 interface Revoked {
   id: string
@@ -23,14 +23,7 @@ t.test('connection revocation', async (t) => {
   const worker = await createApiClient(app, ['credentials:issue'])
 
   const { sleeping, slowAudit } = interleavingOn(databaseUrl)
-  async function connect (owner = customer.id) {
-    const account = awsAccount()
-    const externalId = await mintExternalId(app, owner, account)
-    aws.emulator.putRole({ arn: roleArn(account), trustPolicy: secureTrust(externalId.externalId) })
-    const res = await call(app, 'POST', `/v1/customers/${owner}/connections`, { token: ADMIN_TOKEN, body: { externalIdId: externalId.id, roleArn: roleArn(account) } })
-    if (res.statusCode !== 201) throw new Error(res.body)
-    return { connection: res.json<{ id: string }>(), externalId, account }
-  }
+  const connect = async (owner = customer.id) => connectRole(app, aws.emulator, owner)
   const issue = (connectionId: string, durationSeconds = 900) =>
     call(app, 'POST', `/v1/connections/${connectionId}/credentials`, { token: worker.token, body: { purpose: 'revocation test', durationSeconds } })
   const revoke = (connectionId: string, token = ADMIN_TOKEN) =>
