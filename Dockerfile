@@ -13,10 +13,13 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
+# The image is what runs in production: never the sandbox, even without DATABASE_URL
+# (`docker run -e DEPUTY_SANDBOX=true` to try it).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DEPUTY_DATA_DIR=/data
+    DEPUTY_DATA_DIR=/data \
+    DEPUTY_SANDBOX=false
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist

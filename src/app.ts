@@ -14,6 +14,7 @@ import { connectionsRoutes } from './modules/connections/connections.routes.js'
 import { credentialsRoutes } from './modules/credentials/credentials.routes.js'
 import { customersRoutes } from './modules/customers/customers.routes.js'
 import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
+import { onboardingRoutes } from './modules/onboarding/onboarding.routes.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { issuanceFreezeRoutes } from './modules/issuance-freeze/issuance-freeze.routes.js'
 import auth from './plugins/auth.js'
@@ -30,12 +31,21 @@ import metricsPlugin from './plugins/metrics.js'
 import { metricsRoutes } from './modules/metrics/metrics.routes.js'
 import { createAuditSealer, type AuditSealer } from './modules/audit/sealer.js'
 import { createServices } from './services.js'
+import { createWebhooks } from './modules/webhooks/webhooks.js'
+import { createDriftRepository } from './modules/drift/drift.repository.js'
+import { createDriftScheduler, type DriftScheduler } from './modules/drift/drift.scheduler.js'
+import { generateToken } from './modules/api-clients/tokens.js'
+import type { Sandbox } from './modules/sandbox/sandbox.js'
+import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js'
+import { createSandboxService } from './modules/sandbox/sandbox.service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics
     /** The audit sealer, for tests that run it once without timers. */
     auditSealer: AuditSealer
+    /** The drift scheduler, for tests that run it once without timers. */
+    driftScheduler: DriftScheduler
   }
 }
 
@@ -69,7 +79,7 @@ export function fastifyOptions (config: Pick<Config, 'trustProxy'>, logger: Logg
  * one-element list in an IAM policy into a string). Both report every problem at once and treat
  * unknown fields as errors rather than dropping them.
  */
-function validatorCompiler (): FastifySchemaCompiler<unknown> {
+export function validatorCompiler (): FastifySchemaCompiler<unknown> {
   const options = { removeAdditional: false, allErrors: true, useDefaults: true, strict: false } as const
   // ajv-formats is CommonJS: its function is the default export's `default`.
   const addFormats = ajvFormats.default
@@ -84,23 +94,36 @@ function validatorCompiler (): FastifySchemaCompiler<unknown> {
 export interface AppOptions {
   config: Config
   database: Database
+  /**
+   * The running sandbox (server.ts starts it when config.sandbox is set): deputy then uses its
+   * STS emulator instead of AWS and serves the sandbox routes. Without it there are neither.
+   */
+  sandbox?: Sandbox | undefined
 }
 
 // Wrapped with fastify-plugin so the decorators it adds (swagger(), authorize) are visible to
 // whoever registers it, e.g. scripts that build the OpenAPI document.
-export const app = fp<AppOptions>(async function deputyApp (fastify, { config, database }) {
+export const app = fp<AppOptions>(async function deputyApp (fastify, { config, database, sandbox }) {
   const metrics = createMetrics()
   fastify.decorate('metrics', metrics)
   let aws: Awaited<ReturnType<typeof connectAws>> | undefined
-  if (config.aws !== undefined) {
-    aws = await connectAws(config.aws, { onCall: (action, result, seconds) => { metrics.stsCalls.observe({ action, result }, seconds) } })
+  // The sandbox's emulator is reached with its address and keys given explicitly, never through
+  // the environment; anything else is the SDK's own resolution (AWS_ENDPOINT_URL_STS, credentials).
+  const awsSettings = sandbox?.settings.aws ?? config.aws
+  if (awsSettings !== undefined) {
+    aws = await connectAws(awsSettings, { onCall: (action, result, seconds) => { metrics.stsCalls.observe({ action, result }, seconds) }, ...sandbox?.connection })
     fastify.addHook('onClose', async () => aws?.close())
-    fastify.log.info({ identity: aws.identityArn, region: config.aws.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default' }, 'AWS identity confirmed')
+    if (sandbox !== undefined) fastify.log.warn({ identity: aws.identityArn, stsEndpoint: sandbox.connection.endpoint, sandbox: true }, 'sandbox: AWS is emulated by the STS emulator in this process; no call reaches AWS')
+    else fastify.log.info({ identity: aws.identityArn, region: awsSettings.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default' }, 'AWS identity confirmed')
   } else {
     fastify.log.warn('VENDOR_PRINCIPAL_ARN is not set: running without AWS; connection and credential routes answer 503')
   }
+  // Also sent with every onboarding kit (there is none without AWS), for the vendor's onboarding UI.
+  if (aws !== undefined) for (const warning of config.onboarding.warnings) fastify.log.warn({ onboarding: true }, warning)
   const services = createServices(database.prisma, {
     aws,
+    driftIntervalMs: config.drift.intervalMs,
+    onboarding: config.onboarding,
     onAuditRecorded: (entry) => { metrics.countAuditEvent(entry) },
     // Error level, with what an operator needs to find the dropped session in CloudTrail.
     onUnauditedSession: (error, session) => {
@@ -110,14 +133,43 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   })
   const auditSealer = createAuditSealer({ prisma: database.prisma, sealRepository: services.sealRepository, metrics })
   fastify.decorate('auditSealer', auditSealer)
-  const jobs = createJobs(fastify.log, [{ name: 'audit-sealer', intervalMs: config.auditSealIntervalMs, run: auditSealer.runOnce }])
+  const driftScheduler = createDriftScheduler({ prisma: database.prisma, driftRepository: createDriftRepository(), connections: services.connections, settings: config.drift, sts: { timeoutMs: awsSettings?.stsTimeoutMs ?? 0, retryBudgetMs: awsSettings?.stsRetryBudgetMs ?? 0 }, log: fastify.log })
+  fastify.decorate('driftScheduler', driftScheduler)
+  // Outbound webhooks, only with WEBHOOK_ENDPOINTS: the audit trail is the outbox; the relay moves
+  // sealed notified events into pg-boss's delivery queues. No request touches pg-boss.
+  const webhooks = createWebhooks({ config: config.webhooks, target: config.database, database, auditRepository: services.auditRepository, sealRepository: services.sealRepository, metrics, log: fastify.log })
+  const jobs = createJobs(fastify.log, [
+    { name: 'audit-sealer', intervalMs: config.auditSealIntervalMs, run: auditSealer.runOnce },
+    // Without AWS there is nothing to probe with.
+    { name: 'drift-scheduler', intervalMs: aws === undefined ? 0 : config.drift.tickMs, run: driftScheduler.runOnce },
+    // Starts pg-boss when it is not running, then relays what the sealer has sealed.
+    ...(webhooks === undefined ? [] : [{ name: 'webhook-relay', intervalMs: config.webhooks.relayIntervalMs, run: webhooks.relayOnce }])
+  ])
+  // The backlog is shared by every replica, so even one whose scheduler is off reports it.
+  if (aws !== undefined) metrics.watchDriftBacklog(driftScheduler.backlog)
+  // The relay's cursor is set before the server listens, so every change it serves is notified.
+  if (webhooks !== undefined) fastify.addHook('onReady', async () => { await webhooks.init() })
   fastify.addHook('onReady', async () => { jobs.start() })
-  // preClose: the loops stop (and a run in progress finishes) before the database closes.
-  fastify.addHook('preClose', async () => { await jobs.stop() })
+  // preClose: the loops stop (and a run in progress finishes), then the webhook workers and
+  // pg-boss, all before the database closes.
+  fastify.addHook('preClose', async () => {
+    await jobs.stop()
+    await webhooks?.stop()
+  })
   metrics.watchIssuanceFreeze(async () => (await services.issuanceFreeze.state()).frozen)
+  if (database.poolStats !== undefined) metrics.watchDatabasePool(database.poolStats)
   if (config.bootstrapAdminToken !== undefined) {
     const created = await services.apiClients.bootstrapAdmin(config.bootstrapAdminToken)
     if (created !== null) fastify.log.info({ apiClientId: created }, 'created the bootstrap admin client from DEPUTY_BOOTSTRAP_ADMIN_TOKEN')
+  } else if (sandbox !== undefined) {
+    // The sandbox's first admin. The token goes to the banner (server.ts prints it once on
+    // stdout, outside the logger) and nowhere else; later starts find an admin and make none.
+    const token = generateToken()
+    const created = await services.apiClients.bootstrapAdmin(token, 'sandbox')
+    if (created !== null) {
+      sandbox.keepAdminToken(token)
+      fastify.log.info({ apiClientId: created }, 'sandbox: created an admin client; its token is printed once in the banner, never logged')
+    }
   }
 
   // deputy speaks JSON only: anything else is 415, not a string that fails validation.
@@ -135,12 +187,14 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 
   await fastify.register(metricsRoutes, { registry: metrics.registry })
-  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state })
+  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings })
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
   await fastify.register(customersRoutes, { customers: services.customers })
   await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })
+  await fastify.register(onboardingRoutes, { onboarding: services.onboarding })
   await fastify.register(connectionsRoutes, { connections: services.connections })
   await fastify.register(credentialsRoutes, { credentials: services.credentials })
   await fastify.register(issuanceFreezeRoutes, { issuanceFreeze: services.issuanceFreeze })
   await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
+  if (sandbox !== undefined) await fastify.register(sandboxRoutes, { sandbox: createSandboxService({ emulator: sandbox.emulator, partition: 'aws' }) })
 }, { name: 'deputy' })

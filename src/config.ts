@@ -1,8 +1,14 @@
 // deputy's configuration: read once from the environment, validated, and passed down as one
 // typed object. Tests build it with loadConfig({...}) instead of touching process.env.
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { DatabaseTarget } from './db/database.js'
+import { NOTIFIED_EVENTS, type NotifiedEvent } from './modules/webhooks/events.js'
+import { RETRY_SCHEDULE_LIMIT_SECONDS, worstCaseRetrySeconds } from './modules/webhooks/queues.js'
+import { createWebhookSigner, SECRET_BYTES, type WebhookSigner } from './modules/webhooks/signature.js'
+import { MANAGED_POLICY_ARN, NO_PERMISSIONS, parsePermissionSet, PermissionSetError, type PermissionSet } from './modules/onboarding/permission-set.js'
+import { parseS3TemplateUrl } from './modules/onboarding/quick-create.js'
 
 export interface RateLimitConfig {
   /** Requests allowed per proven token (or per address, for every other request) in each window. */
@@ -45,6 +51,47 @@ export interface AwsConfig {
   probeBudgetPerCustomerPerHour: number
 }
 
+/**
+ * The sandbox: the whole flow on a laptop, with AWS emulated in-process (src/modules/sandbox/).
+ * Only on the embedded database without VENDOR_PRINCIPAL_ARN; see sandboxConfig.
+ */
+export interface SandboxConfig {
+  /** The emulated vendor identity deputy runs as (in the emulated vendor account). */
+  vendorPrincipalArn: string
+  /** The emulated customer account the banner suggests; every 12-digit account is emulated. */
+  customerAwsAccountId: string
+  /** deputy's STS settings against the emulator (the STS_*, PROBE_* and credential variables apply). */
+  aws: AwsConfig
+}
+
+/** One webhook receiver (WEBHOOK_ENDPOINTS). */
+export interface WebhookEndpoint {
+  /** Names the endpoint's queue, logs and metrics; the URL is never logged (it may hold a token). */
+  name: string
+  url: string
+  /** Signs with the endpoint's whsec_ secret, which is kept in the signer's closure only. */
+  signer: WebhookSigner
+  /** The notified events this endpoint receives (default: all of them). */
+  events: readonly NotifiedEvent[]
+}
+
+export interface WebhooksConfig {
+  /** Empty: no webhooks, and nothing of the delivery queue runs. */
+  endpoints: WebhookEndpoint[]
+  /** Attempts per delivery, the first included, before it is dead-lettered. */
+  maxAttempts: number
+  /** Base of the exponential backoff between attempts. */
+  retryDelaySeconds: number
+  /** Cap on one wait between two attempts. */
+  retryDelayMaxSeconds: number
+  /** Timeout of one attempt. */
+  timeoutMs: number
+  /** How often each replica looks for deliveries that are due. */
+  pollIntervalMs: number
+  /** Pause between two runs of the relay (sealed notified audit events -> delivery queues). */
+  relayIntervalMs: number
+}
+
 export interface Config {
   port: number
   host: string
@@ -57,8 +104,40 @@ export interface Config {
   trustProxy: TrustProxy
   /** Undefined when deputy runs without AWS: connection and credential routes answer 503. */
   aws: AwsConfig | undefined
+  /** Set in the sandbox (the embedded default): deputy runs against an in-process STS emulator. */
+  sandbox: SandboxConfig | undefined
   /** Pause between two runs of the audit sealer; 0 turns this replica's sealer off. */
   auditSealIntervalMs: number
+  drift: DriftConfig
+  webhooks: WebhooksConfig
+  onboarding: OnboardingConfig
+}
+
+/** The onboarding kit: the role customers deploy (GET /v1/external-ids/{id}/onboarding). */
+export interface OnboardingConfig {
+  /** What the role grants; NO_PERMISSIONS when ONBOARDING_PERMISSIONS_FILE is unset. */
+  permissions: PermissionSet
+  /** The file the permissions came from (resolved), if any. */
+  permissionsFile: string | undefined
+  roleName: string
+  maxSessionDuration: number
+  permissionsBoundaryArn: string | undefined
+  /** The generic template the vendor published in S3; unset: no quick-create link. */
+  templateUrl: string | undefined
+  /** The console region of quick-create links. */
+  region: string
+  /** What the vendor should know about this configuration; logged at start and sent with each kit. */
+  warnings: string[]
+}
+
+/** Drift detection: the scheduler that re-runs the confused-deputy probe on every connection. */
+export interface DriftConfig {
+  /** How often each active, insecure or failed connection is re-probed. */
+  intervalMs: number
+  /** STS calls per minute drift probes may make, over every replica together (4 per probe). */
+  stsCallsPerMinute: number
+  /** Pause between two scheduler runs on this replica; 0 turns this replica's scheduler off. */
+  tickMs: number
 }
 
 export class ConfigError extends Error {
@@ -149,6 +228,97 @@ function trustProxy (env: Env): TrustProxy {
   })
 }
 
+const ENDPOINT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
+const ENDPOINT_FIELDS = new Set(['name', 'url', 'secret', 'events'])
+const ENDPOINTS_SHAPE = 'a JSON array of {"name": "...", "url": "https://...", "secret": "whsec_...", "events": [...]} (events optional)'
+
+/** This machine, whatever the protocol: 127.0.0.0/8, ::1 and localhost (a receiver in a test or a sidecar). */
+function isLoopback (hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  if (host === 'localhost' || host === '::1') return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}
+
+/**
+ * WEBHOOK_ENDPOINTS. No message quotes a URL or a secret: a URL may carry a token, and V8's JSON
+ * errors quote the text around the mistake, so only the position is kept from them.
+ */
+function webhookEndpoints (env: Env): WebhookEndpoint[] {
+  const variable = 'WEBHOOK_ENDPOINTS'
+  const allowHttp = boolean(env, 'WEBHOOK_ALLOW_HTTP', false)
+  const raw = env[variable]
+  if (raw === undefined || raw.trim() === '') return []
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch (error) {
+    const at = /position (\d+)/.exec((error as Error).message)?.[1]
+    throw new ConfigError(variable, `is not valid JSON${at === undefined ? '' : ` (at character ${at})`}; expected ${ENDPOINTS_SHAPE}`)
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(variable, `must be ${ENDPOINTS_SHAPE}`)
+  const names = new Set<string>()
+  return parsed.map((entry: unknown, index): WebhookEndpoint => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ConfigError(variable, `entry ${index} must be an object with name, url and secret`)
+    const fields = entry as Record<string, unknown>
+    const unknown = Object.keys(fields).filter((key) => !ENDPOINT_FIELDS.has(key))
+    if (unknown.length > 0) throw new ConfigError(variable, `entry ${index} has unknown fields (${unknown.map((key) => JSON.stringify(key.slice(0, 40))).join(', ')}); allowed: name, url, secret, events`)
+    const { name, url, secret, events } = fields
+    if (typeof name !== 'string' || !ENDPOINT_NAME.test(name)) throw new ConfigError(variable, `entry ${index}: name must be 1-63 lowercase letters, digits, "-" or "_" (it names the endpoint's delivery queue and labels logs and metrics)`)
+    if (names.has(name)) throw new ConfigError(variable, `two endpoints are named "${name}"`)
+    names.add(name)
+    let parsedUrl: URL | undefined
+    try {
+      parsedUrl = typeof url === 'string' ? new URL(url) : undefined
+    } catch {}
+    if (parsedUrl === undefined || (parsedUrl.protocol !== 'https:' && parsedUrl.protocol !== 'http:') || parsedUrl.username !== '' || parsedUrl.password !== '') {
+      throw new ConfigError(variable, `endpoint "${name}": url must be an https:// URL without a user or password in it`)
+    }
+    // Bodies carry customer ids, role ARNs and reasons: never in clear text across a network.
+    if (parsedUrl.protocol === 'http:' && !allowHttp && !isLoopback(parsedUrl.hostname)) {
+      throw new ConfigError(variable, `endpoint "${name}": url must be https:// (http:// only to this machine: 127.0.0.0/8, ::1, localhost; or set WEBHOOK_ALLOW_HTTP=true)`)
+    }
+    const signer = typeof secret === 'string' ? createWebhookSigner(secret) : undefined
+    if (signer === undefined) {
+      throw new ConfigError(variable, `endpoint "${name}": secret must be whsec_ followed by the base64 of ${SECRET_BYTES.min} to ${SECRET_BYTES.max} random bytes (e.g. "whsec_$(openssl rand -base64 32)")`)
+    }
+    return { name, url: parsedUrl.href, signer, events: webhookEvents(name, events) }
+  })
+}
+
+function webhookEvents (name: string, events: unknown): NotifiedEvent[] {
+  if (events === undefined) return [...NOTIFIED_EVENTS]
+  const allowed = `one or more of ${NOTIFIED_EVENTS.join(', ')}`
+  if (!Array.isArray(events) || events.length === 0) throw new ConfigError('WEBHOOK_ENDPOINTS', `endpoint "${name}": events must be a list of ${allowed}`)
+  for (const event of events) {
+    if (typeof event !== 'string' || !(NOTIFIED_EVENTS as readonly string[]).includes(event)) {
+      const shown = typeof event === 'string' && /^[a-z_.]{1,64}$/.test(event) ? `"${event}"` : 'an entry'
+      throw new ConfigError('WEBHOOK_ENDPOINTS', `endpoint "${name}": ${shown} is not a notified event; events must be ${allowed}`)
+    }
+  }
+  return [...new Set(events as NotifiedEvent[])]
+}
+
+function webhooksConfig (env: Env): WebhooksConfig {
+  const retryDelaySeconds = integer(env, 'WEBHOOK_RETRY_DELAY_SECONDS', 10, 1, 3600)
+  const config: WebhooksConfig = {
+    endpoints: webhookEndpoints(env),
+    maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', 8, 1, 50),
+    retryDelaySeconds,
+    retryDelayMaxSeconds: integer(env, 'WEBHOOK_RETRY_DELAY_MAX_SECONDS', Math.max(3600, retryDelaySeconds), retryDelaySeconds, 86_400),
+    timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    pollIntervalMs: integer(env, 'WEBHOOK_POLL_INTERVAL_MS', 2000, 500, 60_000),
+    relayIntervalMs: integer(env, 'WEBHOOK_RELAY_INTERVAL_MS', 1000, 100, 60_000)
+  }
+  // pg-boss deletes a delivery still waiting for a retry once its queue's retention has passed:
+  // a schedule that could outlast it would lose deliveries instead of dead-lettering them.
+  const worstCase = worstCaseRetrySeconds(config)
+  if (worstCase > RETRY_SCHEDULE_LIMIT_SECONDS) {
+    const hours = (seconds: number): string => `${Math.round(seconds / 360) / 10} h`
+    throw new ConfigError('WEBHOOK_MAX_ATTEMPTS', `with WEBHOOK_RETRY_DELAY_SECONDS=${config.retryDelaySeconds} and WEBHOOK_RETRY_DELAY_MAX_SECONDS=${config.retryDelayMaxSeconds}, ${config.maxAttempts} attempts can take up to ${hours(worstCase)}, more than the ${hours(RETRY_SCHEDULE_LIMIT_SECONDS)} a delivery's retries may take (its queue keeps it 14 days); use fewer attempts or shorter delays`)
+  }
+  return config
+}
+
 const PRINCIPAL_ARN = /^arn:(aws|aws-cn|aws-us-gov):(iam::[0-9]{12}:(user|role)\/[\x21-\x7e]{1,512}|sts::[0-9]{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{2,64})$/
 
 function controlRoleArn (env: Env): string | undefined {
@@ -168,17 +338,120 @@ function awsConfig (env: Env): AwsConfig | undefined {
   }
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1'
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new ConfigError('AWS_REGION', `is not a region name, got "${region}"`)
+  return stsSettings(env, vendorPrincipalArn, region, 60_000)
+}
+
+/** The STS_*, PROBE_* and credential settings, for the real vendor principal or the sandbox's. */
+function stsSettings (env: Env, vendorPrincipalArn: string, region: string, propagationWindowMs: number): AwsConfig {
   return {
     vendorPrincipalArn,
     region,
     stsTimeoutMs: integer(env, 'STS_TIMEOUT_MS', 5000, 100, 60_000),
     stsRetryBudgetMs: integer(env, 'STS_RETRY_BUDGET_MS', 3000, 0, 60_000),
-    probePropagationWindowMs: integer(env, 'PROBE_PROPAGATION_WINDOW_MS', 60_000, 0, 300_000),
+    probePropagationWindowMs: integer(env, 'PROBE_PROPAGATION_WINDOW_MS', propagationWindowMs, 0, 300_000),
     credentialsMaxDurationSeconds: integer(env, 'CREDENTIALS_MAX_DURATION_SECONDS', 3600, 900, 3600),
     sourceIdentity: boolean(env, 'SOURCE_IDENTITY_ENABLED', true),
     controlRoleArn: controlRoleArn(env),
     probeCooldownMs: integer(env, 'PROBE_COOLDOWN_MS', 60_000, 0, 86_400_000),
     probeBudgetPerCustomerPerHour: integer(env, 'PROBE_BUDGET_PER_CUSTOMER_PER_HOUR', 30, 1, 100_000)
+  }
+}
+
+/** The sandbox's emulated vendor identity (an IAM user: the emulator issues it access keys). */
+export const SANDBOX_VENDOR_PRINCIPAL_ARN = 'arn:aws:iam::111122223333:user/deputy-sandbox'
+/** The emulated customer account the sandbox suggests (any other 12-digit account works too). */
+export const SANDBOX_CUSTOMER_AWS_ACCOUNT_ID = '123456789012'
+
+/**
+ * DEPUTY_SANDBOX. Unset: the sandbox runs exactly when neither DATABASE_URL nor
+ * VENDOR_PRINCIPAL_ARN is set (the embedded default). false: never. true: the same, but a
+ * production variable next to it is an error instead of a silent "no sandbox". Production
+ * configuration never falls back to the emulator.
+ */
+function sandboxConfig (env: Env, database: DatabaseTarget): SandboxConfig | undefined {
+  const on = boolean(env, 'DEPUTY_SANDBOX', true)
+  const production = [database.kind === 'postgres' ? 'DATABASE_URL' : undefined, env.VENDOR_PRINCIPAL_ARN !== undefined && env.VENDOR_PRINCIPAL_ARN !== '' ? 'VENDOR_PRINCIPAL_ARN' : undefined]
+    .filter((name) => name !== undefined)
+  if (!on) return undefined
+  if (production.length > 0) {
+    if (env.DEPUTY_SANDBOX === undefined || env.DEPUTY_SANDBOX === '') return undefined
+    throw new ConfigError('DEPUTY_SANDBOX', `is true, but ${production.join(' and ')} ${production.length > 1 ? 'are' : 'is'} set: the sandbox (emulated AWS on the embedded database) never runs with production configuration; unset DEPUTY_SANDBOX or ${production.join(' and ')}`)
+  }
+  // Emulated roles exist the moment they are applied: nothing to wait for unless asked.
+  return { vendorPrincipalArn: SANDBOX_VENDOR_PRINCIPAL_ARN, customerAwsAccountId: SANDBOX_CUSTOMER_AWS_ACCOUNT_ID, aws: stsSettings(env, SANDBOX_VENDOR_PRINCIPAL_ARN, 'us-east-1', 0) }
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/
+
+/** ONBOARDING_PERMISSIONS_FILE: read and checked now, so a bad permission set stops deputy at start. */
+function permissionsFile (env: Env): { permissions: PermissionSet, file: string | undefined, warnings: string[] } {
+  const variable = 'ONBOARDING_PERMISSIONS_FILE'
+  const allowAdmin = boolean(env, 'ONBOARDING_ALLOW_ADMIN', false)
+  const raw = env[variable]
+  if (raw === undefined || raw === '') {
+    return { permissions: NO_PERMISSIONS, file: undefined, warnings: [`${variable} is not set: the role trusts the vendor but grants no permissions, so credentials deputy issues for it can do nothing until the customer attaches a policy.`] }
+  }
+  const file = resolve(raw)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(variable, `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    const at = /position (\d+)/.exec((error as Error).message)?.[1]
+    throw new ConfigError(variable, `${file} is not valid JSON${at === undefined ? '' : ` (at character ${at})`}`)
+  }
+  try {
+    const { permissions, warnings } = parsePermissionSet(parsed, { allowAdmin })
+    return { permissions, file, warnings }
+  } catch (error) {
+    if (error instanceof PermissionSetError) throw new ConfigError(variable, `${file} ${error.message}`)
+    throw error
+  }
+}
+
+/** The onboarding part of the configuration alone (onboardingConfig({}): the defaults). */
+export function onboardingConfig (env: Env): OnboardingConfig {
+  const { permissions, file, warnings } = permissionsFile(env)
+  const roleName = env.ONBOARDING_ROLE_NAME === undefined || env.ONBOARDING_ROLE_NAME === '' ? 'DeputyAccess' : env.ONBOARDING_ROLE_NAME
+  if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) {
+    throw new ConfigError('ONBOARDING_ROLE_NAME', `must be an IAM role name: 1-64 letters, digits and _+=,.@- (got "${roleName.slice(0, 80)}")`)
+  }
+  const boundary = env.ONBOARDING_PERMISSIONS_BOUNDARY_ARN
+  const permissionsBoundaryArn = boundary === undefined || boundary === '' ? undefined : boundary
+  if (permissionsBoundaryArn !== undefined && !MANAGED_POLICY_ARN.test(permissionsBoundaryArn)) {
+    throw new ConfigError('ONBOARDING_PERMISSIONS_BOUNDARY_ARN', `must be a managed policy ARN (arn:aws:iam::123456789012:policy/name), got "${permissionsBoundaryArn.slice(0, 200)}"`)
+  }
+  // Customers' roles live in the vendor principal's partition: a policy of another cannot attach.
+  const partition = /^arn:([\w-]+):/.exec(env.VENDOR_PRINCIPAL_ARN ?? '')?.[1]
+  const foreign = (arn: string): boolean => partition !== undefined && !arn.startsWith(`arn:${partition}:`)
+  const elsewhere = permissions.managedPolicyArns.find(foreign)
+  if (elsewhere !== undefined) throw new ConfigError('ONBOARDING_PERMISSIONS_FILE', `${elsewhere} is not in the partition of VENDOR_PRINCIPAL_ARN (${String(partition)})`)
+  if (permissionsBoundaryArn !== undefined && foreign(permissionsBoundaryArn)) throw new ConfigError('ONBOARDING_PERMISSIONS_BOUNDARY_ARN', `is not in the partition of VENDOR_PRINCIPAL_ARN (${String(partition)})`)
+  const url = env.ONBOARDING_TEMPLATE_URL
+  const templateUrl = url === undefined || url === '' ? undefined : url
+  const location = templateUrl === undefined ? undefined : parseS3TemplateUrl(templateUrl)
+  if (typeof location === 'string') throw new ConfigError('ONBOARDING_TEMPLATE_URL', location)
+  if (templateUrl === undefined) warnings.push('ONBOARDING_TEMPLATE_URL is not set: kits carry no quick-create link (quickCreateUrl is null).')
+  // The console region: as asked, else where the template's bucket is, else deputy's own region
+  // (a bad AWS_REGION is reported by the AWS settings, and only when deputy uses AWS).
+  const asked = env.ONBOARDING_REGION
+  if (asked !== undefined && asked !== '' && !REGION.test(asked)) throw new ConfigError('ONBOARDING_REGION', `is not a region name, got "${asked.slice(0, 40)}"`)
+  const own = [env.AWS_REGION, env.AWS_DEFAULT_REGION].find((r) => r !== undefined && r !== '')
+  const region = asked !== undefined && asked !== '' ? asked : location?.region ?? (own !== undefined && REGION.test(own) ? own : 'us-east-1')
+  return {
+    permissions,
+    permissionsFile: file,
+    roleName,
+    maxSessionDuration: integer(env, 'ONBOARDING_MAX_SESSION_DURATION', 3600, 3600, 43_200),
+    permissionsBoundaryArn,
+    templateUrl,
+    region,
+    warnings
   }
 }
 
@@ -200,6 +473,14 @@ export function loadConfig (env: Env = process.env): Config {
     },
     trustProxy: trustProxy(env),
     aws: awsConfig(env),
-    auditSealIntervalMs: integer(env, 'AUDIT_SEAL_INTERVAL_MS', 5000, 0, 3_600_000)
+    sandbox: sandboxConfig(env, database),
+    auditSealIntervalMs: integer(env, 'AUDIT_SEAL_INTERVAL_MS', 5000, 0, 3_600_000),
+    drift: {
+      intervalMs: integer(env, 'DRIFT_INTERVAL_SECONDS', 6 * 3600, 60, 30 * 24 * 3600) * 1000,
+      stsCallsPerMinute: integer(env, 'DRIFT_STS_CALLS_PER_MINUTE', 60, 4, 100_000),
+      tickMs: integer(env, 'DRIFT_TICK_MS', 15_000, 0, 3_600_000)
+    },
+    webhooks: webhooksConfig(env),
+    onboarding: onboardingConfig(env)
   }
 }

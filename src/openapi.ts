@@ -9,7 +9,11 @@ import type { Database } from './db/database.js'
 import { PrismaClient } from './generated/prisma/client.js'
 import { createLogger } from './logger.js'
 
-/** The app with every route registered, over a database it never connects to. */
+/**
+ * The app with every route a deployment serves, over a database it never connects to. No
+ * sandbox is passed, so the sandbox-only route (src/modules/sandbox/) is not in openapi.yaml,
+ * the contract of every deployment: a sandbox documents it in its own /openapi.json and /docs.
+ */
 export async function buildAppForSpec (onRoute?: (route: RouteOptions) => void): Promise<FastifyInstance> {
   const config = loadConfig({ LOG_LEVEL: 'silent' })
   // Prisma connects lazily: building routes never touches this unreachable database.

@@ -1,4 +1,5 @@
 // The composition root: builds every repository and service over one Prisma client.
+import { onboardingConfig, type OnboardingConfig } from './config.js'
 import type { PrismaClient } from './db/database.js'
 import { createApiClientsRepository } from './modules/api-clients/api-clients.repository.js'
 import { createApiClientsService } from './modules/api-clients/api-clients.service.js'
@@ -20,12 +21,17 @@ import { createIdempotencyRepository } from './modules/idempotency/idempotency.r
 import { createIdempotencyService } from './modules/idempotency/idempotency.service.js'
 import { createIssuanceFreezeRepository } from './modules/issuance-freeze/issuance-freeze.repository.js'
 import { createIssuanceFreezeService } from './modules/issuance-freeze/issuance-freeze.service.js'
+import { createOnboardingService } from './modules/onboarding/onboarding.service.js'
 
 export interface ServiceOptions {
   aws?: AwsAccess | undefined
+  /** How often drift detection re-probes each connection (default: 6 hours). */
+  driftIntervalMs?: number
   onUnauditedSession?: CredentialsDeps['onUnauditedSession']
   /** Told about each audit event as it is written (metrics). */
   onAuditRecorded?: (entry: AuditEntry) => void
+  /** The onboarding kit's configuration (default: a role named DeputyAccess that grants nothing). */
+  onboarding?: OnboardingConfig
 }
 
 export function createServices (prisma: PrismaClient, options: ServiceOptions = {}) {
@@ -38,17 +44,20 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   const auditRepository = createAuditRepository()
   const sealRepository = createSealRepository()
   const probeBudget = createProbeBudget({ prisma, audit, auditRepository })
+  const externalIds = createExternalIdsService({ prisma, externalIdsRepository, customersRepository, connectionsRepository, audit })
   return {
     audit,
     apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit }),
     customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, audit }),
-    externalIds: createExternalIdsService({ prisma, externalIdsRepository, customersRepository, connectionsRepository, audit }),
-    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws }),
+    externalIds,
+    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
     credentials: createCredentialsService({ prisma, connectionsRepository, issuanceFreezeRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
     issuanceFreeze: createIssuanceFreezeService({ prisma, issuanceFreezeRepository, audit }),
+    auditRepository,
     sealRepository,
     auditQuery: createAuditService({ prisma, auditRepository, sealRepository, integrity: createAuditIntegrity({ prisma, sealRepository }), audit }),
-    idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() })
+    idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() }),
+    onboarding: createOnboardingService({ prisma, externalIdsRepository, externalIds, aws, settings: options.onboarding ?? onboardingConfig({}) })
   }
 }
 

@@ -286,6 +286,7 @@ const CREATES: Record<string, string> = {
   'POST /v1/api-clients': 'api_clients',
   'POST /v1/customers': 'customers',
   'POST /v1/customers/:customerId/external-ids': 'external_ids',
+  'POST /v1/external-ids/:externalIdId/rotate': 'external_ids',
   'POST /v1/customers/:customerId/connections': 'connections'
 }
 

@@ -10,6 +10,13 @@ export interface StsSettings {
   timeoutMs: number
   /** Told about every attempt: its action, 'ok' or the AWS error code, and how long it took. */
   onCall?: (action: 'AssumeRole' | 'GetCallerIdentity', result: string, seconds: number) => void
+  /**
+   * Where STS is and who deputy is, given explicitly (the sandbox's in-process emulator). Unset:
+   * the SDK's own resolution (AWS_ENDPOINT_URL_STS, the default credential chain). Explicit values
+   * win over the environment, so the sandbox neither reads nor changes a real AWS configuration.
+   */
+  endpoint?: string | undefined
+  credentials?: { accessKeyId: string, secretAccessKey: string } | undefined
 }
 
 export interface TemporaryCredentials {
@@ -87,7 +94,11 @@ export function createStsGateway (settings: StsSettings) {
   // throwOnRequestTimeout: without it the SDK only logs a warning when the timeout passes.
   const requestHandler = new NodeHttpHandler({ connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true })
   // Retries are ours (bounded by time, classified); the SDK makes exactly one attempt per call.
-  const client = new STSClient({ region: settings.region, maxAttempts: 1, requestHandler })
+  const target = {
+    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+    ...(settings.credentials === undefined ? {} : { credentials: settings.credentials })
+  }
+  const client = new STSClient({ region: settings.region, maxAttempts: 1, requestHandler, ...target })
 
   async function withRetries<T> (action: 'AssumeRole' | 'GetCallerIdentity', budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
     const deadline = Date.now() + budgetMs
@@ -112,7 +123,7 @@ export function createStsGateway (settings: StsSettings) {
     async callerIdentity (options: { credentials?: TemporaryCredentials, retryBudgetMs?: number } = {}): Promise<StsOutcome<CallerIdentity>> {
       const sts = options.credentials === undefined
         ? client
-        : new STSClient({ region: settings.region, maxAttempts: 1, requestHandler, credentials: options.credentials })
+        : new STSClient({ region: settings.region, maxAttempts: 1, requestHandler, ...target, credentials: options.credentials })
       return withRetries('GetCallerIdentity', options.retryBudgetMs ?? 0, async () => {
         const out = await sts.send(new GetCallerIdentityCommand({}))
         return { value: { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' }, requestId: out.$metadata.requestId ?? null }

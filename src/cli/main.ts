@@ -1,16 +1,24 @@
 // The deputy command: serve, migrate, and API-client administration for operators with
 // database access (the way a first admin token is made without DEPUTY_BOOTSTRAP_ADMIN_TOKEN).
+import { createWriteStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
+import type { TSchema } from 'typebox'
+import { validatorCompiler } from '../app.js'
 import { ConfigError, loadConfig } from '../config.js'
 import { openDatabase, type Database } from '../db/database.js'
 import { MigrationError } from '../db/migrate.js'
 import { AppError, StartupError } from '../lib/errors.js'
 import type { Caller } from '../lib/caller.js'
 import { isScope } from '../modules/api-clients/scopes.js'
+import { AuditExportQuerySchema, AuditQuerySchema, type AuditExportQuery, type AuditQuery } from '../modules/audit/audit.schemas.js'
 import { createAuditIntegrity } from '../modules/audit/integrity.js'
 import { createSealRepository } from '../modules/audit/seal.repository.js'
+import { renderGenericTemplate } from '../modules/onboarding/cloudformation.js'
+import { roleSpecOf } from '../modules/onboarding/onboarding.service.js'
+import { OnboardingInputError } from '../modules/onboarding/trust-policy.js'
 import { startServer } from '../server.js'
-import { createServices } from '../services.js'
+import { createServices, type Services } from '../services.js'
 
 const USAGE = `usage: deputy <command>
 
@@ -28,6 +36,15 @@ const USAGE = `usage: deputy <command>
   unfreeze                                lift the emergency stop
   audit verify [--full]                   check the audit trail against its seal chain (every
                                           seal: a new process has verified none); exit 1 on a break
+  audit query [filters] [--order desc|asc] [--limit N] [--cursor C]
+                                          one page of GET /v1/audit-events as JSON, with nextCursor
+  audit export [--customer-id ID] [--since T] [--until T] [--after-seq N] [--output FILE]
+                                          GET /v1/audit-events/export: NDJSON in seq order through
+                                          the sealed horizon, to stdout or FILE
+    filters: --customer-id ID --action A --outcome success|failure|denied --client-id ID
+             --resource-id R --since T --until T (T: RFC 3339, e.g. 2026-01-31T00:00:00Z)
+  onboarding template                     print the generic CloudFormation template of the
+                                          customer's role (publish it at ONBOARDING_TEMPLATE_URL)
 
 Configuration comes from environment variables; see README.md.`
 
@@ -78,11 +95,84 @@ async function apiClientsCommand (args: string[]): Promise<void> {
   })
 }
 
-/** Prints the integrity report as JSON; 0 when the chain holds, 1 when it is broken. */
+// The flags of `audit query` and `audit export`, and the API query parameter each one sets.
+const AUDIT_FLAGS = {
+  'customer-id': 'customerId',
+  action: 'action',
+  outcome: 'outcome',
+  'client-id': 'actorClientId',
+  'resource-id': 'resourceId',
+  since: 'since',
+  until: 'until',
+  order: 'order',
+  limit: 'limit',
+  cursor: 'cursor',
+  'after-seq': 'afterSeq'
+} as const
+const EXPORT_FLAGS = ['customer-id', 'since', 'until', 'after-seq'] as const
+const QUERY_FLAGS = ['customer-id', 'action', 'outcome', 'client-id', 'resource-id', 'since', 'until', 'order', 'limit', 'cursor'] as const
+
+interface AjvError { instancePath: string, keyword: string, params: Record<string, unknown>, message?: string }
+
+/**
+ * The flags as the API's query string, checked by the API's own validator and schema (so the
+ * CLI accepts exactly what the route accepts); a problem is a usage error naming the flag.
+ */
+function auditQueryOf (sub: string, args: string[], flags: ReadonlyArray<keyof typeof AUDIT_FLAGS>, schema: TSchema, extra: Record<string, { type: 'string' }> = {}): { query: Record<string, unknown>, values: Record<string, string | undefined> } {
+  // Strict: an unknown flag, a flag without its value or a stray argument is a usage error (main).
+  const { values } = parseArgs({ args, options: { ...Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])), ...extra } })
+  const query: Record<string, unknown> = {}
+  for (const flag of flags) {
+    const value = (values as Record<string, string | undefined>)[flag]
+    if (value !== undefined) query[AUDIT_FLAGS[flag]] = value
+  }
+  const validate = validatorCompiler()({ schema, method: 'GET', url: '/v1/audit-events', httpPart: 'querystring' }) as ((data: unknown) => boolean) & { errors?: AjvError[] | null }
+  if (!validate(query)) {
+    // One problem per flag; a value outside a list of literals names the allowed ones.
+    const problems = new Map<string, string>()
+    for (const error of validate.errors ?? []) {
+      const flag = Object.entries(AUDIT_FLAGS).find(([, param]) => `/${param}` === error.instancePath)?.[0] ?? error.instancePath
+      const allowed = (validate.errors ?? []).filter((e) => e.instancePath === error.instancePath && e.keyword === 'const').map((e) => String(e.params.allowedValue))
+      if (!problems.has(flag)) problems.set(flag, allowed.length > 0 ? `must be one of ${allowed.join(', ')}` : error.message ?? 'is invalid')
+    }
+    throw new UsageError(`audit ${sub}: ${[...problems].map(([flag, problem]) => `--${flag} ${problem}`).join('; ')}`)
+  }
+  return { query, values: values as Record<string, string | undefined> }
+}
+
+/** A 400 from the audit service (a cursor or instant it cannot use) is the caller's usage error. */
+async function usageOn400<T> (run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    if (error instanceof AppError && error.status === 400) throw new UsageError(`${error.code}: ${error.message}`)
+    throw error
+  }
+}
+
+/**
+ * audit verify prints the integrity report as JSON (0 when the chain holds, 1 when it is
+ * broken); audit query and export answer what the API's GET /v1/audit-events and its export do.
+ */
 async function auditCommand (args: string[]): Promise<number> {
   const [sub, ...rest] = args
+  if (sub === 'query') {
+    const { query } = auditQueryOf(sub, rest, QUERY_FLAGS, AuditQuerySchema)
+    const page = await withDatabase(async (database) => usageOn400(async () => createServices(database.prisma).auditQuery.list(CLI_CALLER, query as AuditQuery)))
+    process.stdout.write(JSON.stringify(page, null, 2) + '\n')
+    return 0
+  }
+  if (sub === 'export') {
+    const { query, values } = auditQueryOf(sub, rest, EXPORT_FLAGS, AuditExportQuerySchema, { output: { type: 'string' } })
+    await withDatabase(async (database) => {
+      const lines = await usageOn400(async () => createServices(database.prisma).auditQuery.export(CLI_CALLER, query as AuditExportQuery))
+      if (values.output === undefined) await pipeline(lines, process.stdout, { end: false })
+      else await pipeline(lines, createWriteStream(values.output))
+    })
+    return 0
+  }
   const { values } = parseArgs({ args: rest, options: { full: { type: 'boolean' } } })
-  if (sub !== 'verify') throw new UsageError('audit takes verify [--full]')
+  if (sub !== 'verify') throw new UsageError('audit takes verify [--full], query [flags] or export [flags]')
   const report = await withDatabase(async (database) =>
     createAuditIntegrity({ prisma: database.prisma, sealRepository: createSealRepository() }).check({ full: values.full === true }))
   process.stdout.write(JSON.stringify({
@@ -103,8 +193,12 @@ async function operationsCommand (command: string, args: string[]): Promise<void
     return reason
   }
   const print = (value: unknown): void => { process.stdout.write(JSON.stringify(value, null, 2) + '\n') }
-  await withDatabase(async (database) => {
-    const services = createServices(database.prisma)
+  // These changes are notified as the API's are: their audit events are the outbox, and the
+  // running servers' relay delivers them. The command itself never touches the webhook queue, so
+  // an emergency stop from here works whatever state pg-boss is in.
+  await withDatabase(async (database) => { await operate(createServices(database.prisma)) })
+
+  async function operate (services: Services): Promise<void> {
     if (command === 'freeze') return print(await services.issuanceFreeze.freeze(CLI_CALLER, needReason()))
     if (command === 'unfreeze') return print(await services.issuanceFreeze.unfreeze(CLI_CALLER))
     if (id === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new UsageError(`${command} ${sub ?? ''} needs an ID (a UUID)`)
@@ -113,7 +207,28 @@ async function operationsCommand (command: string, args: string[]): Promise<void
     if (command === 'customers' && sub === 'resume') return print(await services.customers.resume(CLI_CALLER, id))
     if (command === 'customers' && sub === 'offboard') return print(await services.customers.offboard(CLI_CALLER, id, needReason()))
     throw new UsageError(command === 'connections' ? 'connections takes revoke ID --reason R' : 'customers takes suspend, resume or offboard ID')
-  })
+  }
+}
+
+/**
+ * onboarding template: the generic template (no default ExternalId) for VENDOR_PRINCIPAL_ARN and
+ * the ONBOARDING_* settings, on stdout; warnings about the configuration go to stderr.
+ */
+function onboardingCommand (args: string[]): void {
+  const [sub, ...rest] = args
+  parseArgs({ args: rest, options: {} })
+  if (sub !== 'template') throw new UsageError('onboarding takes template')
+  const config = loadConfig()
+  if (config.aws === undefined) throw new ConfigError('VENDOR_PRINCIPAL_ARN', 'must be set: the template names the principal customers trust')
+  let template: string
+  try {
+    template = renderGenericTemplate(roleSpecOf(config.onboarding, config.aws))
+  } catch (error) {
+    if (error instanceof OnboardingInputError) throw new ConfigError('VENDOR_PRINCIPAL_ARN', error.message)
+    throw error
+  }
+  for (const warning of config.onboarding.warnings) process.stderr.write(`deputy: warning: ${warning}\n`)
+  process.stdout.write(template)
 }
 
 class UsageError extends Error {}
@@ -135,6 +250,9 @@ export async function main (argv: string[]): Promise<number> {
         return 0
       case 'audit':
         return await auditCommand(rest)
+      case 'onboarding':
+        onboardingCommand(rest)
+        return 0
       case 'connections': case 'customers': case 'freeze': case 'unfreeze':
         await operationsCommand(command, rest)
         return 0
@@ -149,7 +267,8 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`deputy: configuration error: ${error.message}\n`)
       return 2
     }
-    if (error instanceof UsageError) {
+    // parseArgs refuses an unknown flag or a flag without its value.
+    if (error instanceof UsageError || (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`deputy: ${error.message}\n\n${USAGE}\n`)
       return 2
     }

@@ -1,7 +1,9 @@
 // Builds deputy's database handle: Prisma Client over PostgreSQL (DATABASE_URL) or over the
 // embedded PGlite in a data directory. Only this folder and repositories touch Prisma.
 import { mkdir } from 'node:fs/promises'
+import type { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { defaultMigrationsDir, migrate, readMigrations, type MigrationResult } from './migrate.js'
 import { openPgSession, pgliteSession, type SqlSession } from './sql-session.js'
@@ -12,9 +14,21 @@ export type DatabaseTarget =
   | { kind: 'postgres', url: string, poolSize: number }
   | { kind: 'pglite', dataDir: string }
 
+export interface PoolStats {
+  /** Connections checked out (a query or a transaction running on them). */
+  inUse: number
+  idle: number
+  /** Requests queued for a connection (the pool is at DATABASE_POOL_SIZE). */
+  waiting: number
+}
+
 export interface Database {
   kind: DatabaseTarget['kind']
   prisma: PrismaClient
+  /** The embedded instance (PGlite only): pg-boss (the webhook queue) talks to it directly. */
+  pglite?: PGlite
+  /** The PostgreSQL connection pool now; PGlite has one connection and no pool (undefined). */
+  poolStats?: () => PoolStats
   /** Throws when the database cannot answer. */
   ping(): Promise<void>
   migrate(): Promise<MigrationResult>
@@ -32,11 +46,49 @@ export async function openDatabase (target: DatabaseTarget, migrationsDir = defa
   return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize, migrationsDir) : openPglite(target.dataDir, migrationsDir)
 }
 
+export interface PgPool {
+  pool: pg.Pool
+  /** Ends the pool and resolves once every one of its connections is closed (at most 5 s). */
+  end (): Promise<void>
+}
+
+/**
+ * A PostgreSQL pool that closes for real. pg's pool.end() resolves as soon as it has asked each
+ * connection to end, before their sockets close; a backend terminated in between (a test dropping
+ * its database, a failover) then errors on a connection whose pool nobody listens to any more, an
+ * uncaught exception. `onError`: an idle connection's error while the pool is open.
+ */
+export function openPgPool (config: pg.PoolConfig, onError: (error: Error) => void = () => {}): PgPool {
+  const pool = new pg.Pool(config)
+  const open = new Set<pg.PoolClient>()
+  let closed: (() => void) | undefined
+  pool.on('connect', (client) => { open.add(client) })
+  pool.on('remove', (client) => {
+    open.delete(client)
+    if (open.size === 0) closed?.()
+  })
+  pool.on('error', (error) => { if (!pool.ending) onError(error) })
+  return {
+    pool,
+    async end () {
+      if (!pool.ending) await pool.end()
+      if (open.size === 0) return
+      await new Promise<void>((resolve) => {
+        closed = resolve
+        setTimeout(resolve, 5000).unref()
+      })
+    }
+  }
+}
+
 function openPostgres (url: string, poolSize: number, migrationsDir: string): Database {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }), transactionOptions: TRANSACTION_OPTIONS })
+  // deputy makes the pool (the adapter would make the same one) so that metrics can read it.
+  const { pool, end } = openPgPool({ connectionString: url, max: poolSize })
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS })
   return {
     kind: 'postgres',
     prisma,
+    poolStats: () => ({ inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async ping () { await prisma.$queryRaw`SELECT 1` },
     async migrate () {
       const session = await openPgSession(url)
@@ -46,7 +98,10 @@ function openPostgres (url: string, poolSize: number, migrationsDir: string): Da
         await session.close()
       }
     },
-    async close () { await prisma.$disconnect() }
+    async close () {
+      await prisma.$disconnect()
+      await end()
+    }
   }
 }
 
@@ -63,6 +118,7 @@ async function openPglite (dataDir: string, migrationsDir: string): Promise<Data
   return {
     kind: 'pglite',
     prisma,
+    pglite,
     async ping () { await prisma.$queryRaw`SELECT 1` },
     async migrate () { return migrate(session, await readMigrations(migrationsDir)) },
     async close () {

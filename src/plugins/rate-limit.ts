@@ -78,7 +78,7 @@ interface AddressWindow {
 export interface AuthThrottleOptions {
   max: number
   windowMs: number
-  prisma: Pick<PrismaClient, 'auditEvent'>
+  prisma: Pick<PrismaClient, 'auditEvent' | '$queryRawUnsafe'>
   audit: AuditRecorder
   log: Pick<FastifyBaseLogger, 'error'>
   now?: () => number

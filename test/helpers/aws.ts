@@ -19,7 +19,7 @@ export async function startTestAws (t: Test, env: Record<string, string> = {}): 
   delete process.env.AWS_SESSION_TOKEN
   delete process.env.AWS_PROFILE
   t.teardown(() => running.close())
-  return { ...running, keys, env: { VENDOR_PRINCIPAL_ARN: VENDOR_ARN, PROBE_PROPAGATION_WINDOW_MS: '0', STS_RETRY_BUDGET_MS: '400', STS_TIMEOUT_MS: '1000', PROBE_COOLDOWN_MS: '0', PROBE_BUDGET_PER_CUSTOMER_PER_HOUR: '100000', ...env } }
+  return { ...running, keys, env: { VENDOR_PRINCIPAL_ARN: VENDOR_ARN, PROBE_PROPAGATION_WINDOW_MS: '0', STS_RETRY_BUDGET_MS: '400', STS_TIMEOUT_MS: '1000', PROBE_COOLDOWN_MS: '0', PROBE_BUDGET_PER_CUSTOMER_PER_HOUR: '100000', DRIFT_TICK_MS: '0', ...env } }
 }
 
 type Statement = Record<string, unknown>

@@ -273,14 +273,14 @@ t.test('GET /v1/audit-events/integrity needs admin', async (t) => {
   t.match((await call(app, 'GET', '/v1/audit-events/integrity', { token: ADMIN_TOKEN })).json(), { ok: true, sealedThroughSeq: null, checkedEvents: 0 })
 })
 
-t.test('GET /v1/audit-events/export: NDJSON in seq order across pages, each event with its seal', async (t) => {
+t.test('GET /v1/audit-events/export: NDJSON in seq order across pages through the sealed horizon, each event with its seal', async (t) => {
   const { app, database } = await buildTestApp(t, NO_SEALER_LOOP)
   const acme = await createCustomer(app)
   const globex = await createCustomer(app)
   await database.prisma.auditEvent.createMany({ data: Array.from({ length: 1100 }, (_, i) => ({ action: 'test.bulk', outcome: 'success' as const, customerId: i % 3 === 0 ? acme.id : globex.id, details: { i } })) })
   await app.auditSealer.runOnce()
   await record(database, 4, 'test.unsealed', acme.id)
-  const total = await database.prisma.auditEvent.count()
+  const sealed = await database.prisma.auditEvent.count({ where: { action: { not: 'test.unsealed' } } })
 
   interface Line { event: { seq: string, customerId: string | null, action: string }, seal: { id: string, fromSeq: string, throughSeq: string, hash: string } | null }
   const exported = async (token: string, query = ''): Promise<Line[]> => {
@@ -290,13 +290,18 @@ t.test('GET /v1/audit-events/export: NDJSON in seq order across pages, each even
     return res.body.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Line)
   }
   const all = await exported(ADMIN_TOKEN)
-  t.equal(all.length, total, `every event, across pages of 500 (${total})`)
+  t.equal(all.length, sealed, `every sealed event, across pages of 500 (${sealed})`)
   const seqs = all.map((l) => BigInt(l.event.seq))
   t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'strictly in seq order, no line twice')
-  t.ok(all.filter((l) => l.event.action !== 'test.unsealed').every((l) => l.seal?.throughSeq === l.event.seq), 'sealed events carry their seal')
-  t.same(all.filter((l) => l.event.action === 'test.unsealed').map((l) => l.seal), [null, null, null, null], 'unsealed events: null')
+  t.ok(all.every((l) => l.seal?.throughSeq === l.event.seq), 'every event carries its seal')
+  t.same(all.filter((l) => l.event.action === 'test.unsealed'), [], 'events after the sealed horizon wait for a later export')
+  await app.auditSealer.runOnce()
+  const resumed = await exported(ADMIN_TOKEN, `?afterSeq=${all.at(-1)?.event.seq ?? '0'}`)
+  t.same(resumed.map((l) => l.event.action), ['test.unsealed', 'test.unsealed', 'test.unsealed', 'test.unsealed'], 'once sealed, an export resumed after the last seq gets them')
+  t.ok(resumed.every((l) => l.seal?.throughSeq === l.event.seq))
 
   const auditor = await createApiClient(app, ['audit:read'], acme.id)
+  await app.auditSealer.runOnce()
   const own = await exported(auditor.token)
   t.equal(own.length, await database.prisma.auditEvent.count({ where: { customerId: acme.id } }), 'a bound client gets all of its customer\'s events')
   t.same(own.filter((l) => l.event.customerId !== acme.id), [], '...and nothing else')

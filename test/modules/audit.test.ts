@@ -1,7 +1,9 @@
-// The audit trail API: filters, newest-first keyset pagination, tenant isolation, auth audit.
+// The audit trail API: filters, newest-first keyset pagination, the oldest-first feed that never
+// skips a late commit, tenant isolation, auth audit.
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
+import { interleavingOn } from '../helpers/interleaving.js'
 
 interface Event { seq: string, action: string, customerId: string | null, outcome: string, actorClientId: string | null, resourceId: string | null, occurredAt: string }
 interface EventPage { items: Event[], nextCursor: string | null }
@@ -82,4 +84,89 @@ t.test('audit events', async (t) => {
       t.equal(res.statusCode, 400, q)
     }
   })
+})
+
+t.test('a late commit: order=asc and the export resume past it without missing it; newest-first paging passes it', async (t) => {
+  const { app, database, databaseUrl } = await buildTestApp(t, { AUDIT_SEAL_INTERVAL_MS: '0', LOG_LEVEL: 'warn' })
+  const acme = await createCustomer(app)
+  await mintExternalId(app, acme.id, awsAccount())
+  await app.auditSealer.runOnce()
+  const get = async (url: string): Promise<string> => {
+    const res = await call(app, 'GET', url, { token: ADMIN_TOKEN })
+    t.equal(res.statusCode, 200, `GET ${url}`)
+    return res.body
+  }
+
+  // A feed client: follows nextCursor in ascending order until a short page.
+  const feed: string[] = []
+  let cursor = ''
+  const readFeed = async (): Promise<void> => {
+    for (;;) {
+      const page = JSON.parse(await get(`/v1/audit-events?order=asc&limit=2${cursor}`)) as EventPage
+      feed.push(...page.items.map((e) => e.seq))
+      t.not(page.nextCursor, null, 'ascending: always a cursor to resume from')
+      cursor = `&cursor=${page.nextCursor ?? ''}`
+      if (page.items.length < 2) return
+    }
+  }
+  // An export client: resumes after the last seq it received.
+  const exported: string[] = []
+  const readExport = async (): Promise<void> => {
+    const lines = (await get(`/v1/audit-events/export?afterSeq=${exported.at(-1) ?? '0'}`)).split('\n').filter((l) => l !== '')
+    for (const line of lines) {
+      const { event, seal } = JSON.parse(line) as { event: Event, seal: { throughSeq: string } | null }
+      t.equal(seal?.throughSeq, event.seq, `event ${event.seq} exported with its seal`)
+      exported.push(event.seq)
+    }
+  }
+  await readFeed()
+  await readExport()
+  t.ok(feed.length >= 2, `the feed read the ${feed.length} sealed events`)
+  t.same(exported, feed)
+
+  // A customer.created event takes its seq, then waits inside its transaction; three later
+  // events commit meanwhile.
+  const interleaving = interleavingOn(databaseUrl)
+  const release = await interleaving.holdAudit(t, 'customer.created')
+  const creating = call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'Late Inc' } })
+  t.ok(await interleaving.held(), 'the customer.created insert waits, holding its seq')
+  for (let i = 0; i < 3; i++) await mintExternalId(app, acme.id, awsAccount())
+  const blocked = await app.auditSealer.runOnce()
+  const lateSeq = blocked.waitingForSeq
+  t.not(lateSeq, null, 'the sealer stops before the uncommitted seq')
+  const late = String(lateSeq)
+  const newestFirst = JSON.parse(await get('/v1/audit-events?limit=4')) as EventPage
+  t.same(newestFirst.items.map((e) => e.action), ['external_id.minted', 'external_id.minted', 'external_id.minted', 'external_id.minted'], 'newest first: the three later events and one before the gap')
+  t.ok(BigInt(newestFirst.items.at(-1)?.seq ?? '0') < BigInt(late), 'the first page reaches below the late seq')
+  await readFeed()
+  await readExport()
+  t.notOk(feed.includes(late) || exported.includes(late), 'not visible yet')
+  t.ok(feed.every((s) => BigInt(s) < BigInt(late)) && exported.every((s) => BigInt(s) < BigInt(late)), 'and neither reader moved past it')
+
+  await release()
+  const created = await creating
+  t.equal(created.statusCode, 201, created.body)
+  t.equal((await app.auditSealer.runOnce()).waitingForSeq, null)
+
+  // Newest-first: the rest of the walk from the first page never shows the late event.
+  const walked: string[] = []
+  let next = newestFirst.nextCursor
+  while (next !== null) {
+    const page = JSON.parse(await get(`/v1/audit-events?limit=2&cursor=${next}`)) as EventPage
+    walked.push(...page.items.map((e) => e.seq))
+    next = page.nextCursor
+  }
+  t.notOk(walked.includes(late), 'the newest-first walk passed the late event (what README documents)')
+
+  await readFeed()
+  await readExport()
+  const committed = (await database.prisma.auditEvent.findMany({ select: { seq: true, action: true }, orderBy: { seq: 'asc' } }))
+  t.same(feed, committed.map((e) => e.seq.toString()), 'the ascending feed: every committed event exactly once, in seq order, the late one included')
+  t.same(exported, feed, 'the resumed export: the same')
+  t.equal(committed.find((e) => e.seq.toString() === late)?.action, 'customer.created')
+
+  const res = await call(app, 'GET', `/v1/audit-events?order=asc&cursor=${newestFirst.nextCursor ?? ''}`, { token: ADMIN_TOKEN })
+  t.equal(res.statusCode, 400, 'a newest-first cursor is not an ascending one')
+  t.equal(res.json<{ code: string }>().code, 'invalid_cursor')
+  t.equal((await call(app, 'GET', '/v1/audit-events/export?afterSeq=9223372036854775808', { token: ADMIN_TOKEN })).statusCode, 400, 'afterSeq beyond any seq')
 })

@@ -1,25 +1,16 @@
 // GET /metrics: a Prometheus scrape, parsed, after real traffic through the API and the STS
 // emulator; protected by the metrics:read scope.
 import t from 'tap'
+import { openDatabase } from '../../src/db/database.js'
+import { createMetrics } from '../../src/metrics.js'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { roleArn, secureTrust, startTestAws } from '../helpers/aws.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
-
-/** Parses the text exposition format into `name{labels}` -> value. */
-function parse (text: string): Map<string, number> {
-  const samples = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const match = /^([a-zA-Z_:][\w:]*(?:\{.*\})?) (\S+)$/.exec(line)
-    if (match?.[1] === undefined || match[2] === undefined) throw new Error(`not a sample line: ${line}`)
-    samples.set(match[1], Number(match[2]))
-  }
-  return samples
-}
+import { parseMetrics as parse } from '../helpers/prometheus.js'
 
 t.test('metrics', async (t) => {
   const aws = await startTestAws(t)
-  const { app } = await buildTestApp(t, aws.env)
+  const { app, config, database } = await buildTestApp(t, aws.env)
   const scraper = await createApiClient(app, ['metrics:read'])
   const worker = await createApiClient(app, ['credentials:issue'])
   const customer = await createCustomer(app)
@@ -45,6 +36,40 @@ t.test('metrics', async (t) => {
     t.equal(samples.get('deputy_credentials_unaudited_sessions_total'), 0)
     t.notOk([...samples.keys()].some((k) => k.includes(connection.id)), 'no resource id in any label')
     t.notOk(res.body.includes(worker.token) || res.body.includes(scraper.token), 'no token')
+  })
+
+  t.test('the database pool: connections in use, idle and waiting, read at scrape time', async (t) => {
+    const poolSize = config.database.kind === 'postgres' ? config.database.poolSize : 0
+    const scrape = async (): Promise<Map<string, number>> => parse((await call(app, 'GET', '/metrics', { token: scraper.token })).body)
+    const check = (samples: Map<string, number>, label: string): { inUse: number, idle: number, waiting: number } => {
+      const [inUse, idle, waiting] = ['in_use', 'idle', 'waiting'].map((state) => samples.get(`deputy_db_pool_connections{state="${state}"}`) ?? Number.NaN) as [number, number, number]
+      t.ok(Number.isInteger(inUse) && Number.isInteger(idle) && Number.isInteger(waiting), `${label}: every state has a sample (${inUse} in use, ${idle} idle, ${waiting} waiting)`)
+      t.ok(inUse >= 0 && idle >= 0 && waiting >= 0, `${label}: none negative`)
+      t.ok(inUse + idle <= poolSize, `${label}: in use + idle within DATABASE_POOL_SIZE (${poolSize})`)
+      return { inUse, idle, waiting }
+    }
+    const quiet = check(await scrape(), 'quiet')
+    t.ok(quiet.inUse + quiet.idle >= 1, 'the app has used a connection')
+    // A transaction holds one connection while the scrape reads the pool.
+    let finish = (): void => {}
+    const held = new Promise<void>((resolve) => { finish = resolve })
+    let opened = (): void => {}
+    const open = new Promise<void>((resolve) => { opened = resolve })
+    const transaction = database.prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT 1`
+      opened()
+      await held
+    })
+    await open
+    t.ok(check(await scrape(), 'a transaction open').inUse >= 1, 'the open transaction\'s connection is in use')
+    finish()
+    await transaction
+
+    const embedded = await openDatabase({ kind: 'pglite', dataDir: 'memory://' })
+    t.teardown(() => embedded.close())
+    t.equal(embedded.poolStats, undefined, 'PGlite: one connection, no pool')
+    const unwatched = createMetrics()
+    t.notMatch(await unwatched.registry.metrics(), /^deputy_db_pool_connections\{/m, 'so the gauge has no sample')
   })
 
   t.test('the scope is required', async (t) => {

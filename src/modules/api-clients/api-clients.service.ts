@@ -110,15 +110,17 @@ export function createApiClientsService (deps: Deps) {
     /**
      * Creates an admin client holding exactly `token` when no active admin exists yet: how the
      * first operator gets in. Returns the new client's id, or null when nothing was needed.
+     * `source` says where the token came from (the audit event's details.source): the
+     * operator's DEPUTY_BOOTSTRAP_ADMIN_TOKEN, or the sandbox, which made it and prints it once.
      */
-    async bootstrapAdmin (token: string): Promise<string | null> {
+    async bootstrapAdmin (token: string, source: 'DEPUTY_BOOTSTRAP_ADMIN_TOKEN' | 'sandbox' = 'DEPUTY_BOOTSTRAP_ADMIN_TOKEN'): Promise<string | null> {
       // Replicas starting together race here; the unique token hash lets exactly one win.
       return prisma.$transaction(async (tx) => {
         if (await repo.countActiveAdmins(tx) > 0) return null
         const tokenHash = hashToken(token)
         const existing = await repo.findByTokenHash(tx, tokenHash)
         if (existing !== null) return null
-        const created = await repo.insert(tx, { name: 'bootstrap admin', tokenHash, scopes: ['admin'], customerId: null, createdBy: null })
+        const created = await repo.insert(tx, { name: source === 'sandbox' ? 'sandbox admin' : 'bootstrap admin', tokenHash, scopes: ['admin'], customerId: null, createdBy: null })
         await audit.record(tx, {
           action: 'api_client.bootstrapped',
           outcome: 'success',
@@ -126,7 +128,7 @@ export function createApiClientsService (deps: Deps) {
           request: null,
           resourceType: 'api_client',
           resourceId: created.id,
-          details: { source: 'DEPUTY_BOOTSTRAP_ADMIN_TOKEN' }
+          details: { source }
         })
         return created.id
       }).catch((error: unknown) => {

@@ -1,5 +1,7 @@
 // Writes audit events. Services call record() with the same transaction client that makes the
-// change, so a change and its audit event commit together or not at all.
+// change, so a change and its audit event commit together or not at all. The trail is also the
+// outbox of outbound webhooks: the relay (src/modules/webhooks/relay.ts) reads the notified events
+// from it once sealed, so nothing but the event is written for them here.
 import type { PrismaClient } from '../../db/database.js'
 import type { Prisma } from '../../generated/prisma/client.js'
 import type { RequestMeta } from '../../lib/caller.js'

@@ -1,4 +1,4 @@
-// Reads of the audit trail, newest first, by keyset on seq.
+// Reads of the audit trail by keyset on seq: newest first, or oldest first up to the sealed horizon.
 import type { PrismaClient } from '../../db/database.js'
 import type { AuditEvent, Prisma } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
@@ -11,27 +11,33 @@ export type AuditEventRow = AuditEvent
 export interface AuditFilter {
   customerId?: string
   action?: string
+  /** Any of these actions (the webhook relay's notified events); with `action`, both must hold. */
+  actions?: readonly string[]
   outcome?: AuditOutcome
   actorClientId?: string
   resourceId?: string
   since?: Date
   until?: Date
   beforeSeq?: bigint
+  /** Ascending reads: only events after this seq... */
+  afterSeq?: bigint
+  /** ...and through this one (the sealed horizon). */
+  throughSeq?: bigint
 }
 
 export function createAuditRepository () {
   return {
-    list (db: Db, scope: TenantScope, filter: AuditFilter, limit: number) {
+    list (db: Db, scope: TenantScope, filter: AuditFilter, limit: number, order: 'asc' | 'desc' = 'desc') {
       const where: Prisma.AuditEventWhereInput = {
         customerId: scope.customerId ?? filter.customerId,
-        action: filter.action,
+        action: filter.actions === undefined ? filter.action : { in: [...filter.actions], equals: filter.action },
         outcome: filter.outcome,
         actorClientId: filter.actorClientId,
         resourceId: filter.resourceId,
         occurredAt: { gte: filter.since, lt: filter.until },
-        seq: filter.beforeSeq === undefined ? undefined : { lt: filter.beforeSeq }
+        seq: { lt: filter.beforeSeq, gt: filter.afterSeq, lte: filter.throughSeq }
       }
-      return db.auditEvent.findMany({ where, orderBy: { seq: 'desc' }, take: limit + 1 })
+      return db.auditEvent.findMany({ where, orderBy: { seq: order }, take: limit + 1 })
     },
     /**
      * When the customer's n-th latest event of this action since `since` happened, or null when

@@ -12,8 +12,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ auditQuery: AuditService }
       tags: ['audit'],
       security: [{ bearerAuth: [] }],
       operationId: 'listAuditEvents',
-      summary: 'Query the audit trail, newest first',
-      description: 'Keyset-paginated: pass `nextCursor` back as `cursor`. A token bound to a customer sees only that customer\'s events.',
+      summary: 'Query the audit trail, newest first (or oldest first up to the sealed horizon)',
+      description: 'Keyset-paginated on `seq`: pass `nextCursor` back as `cursor`. Newest first by default; `order=asc` pages oldest first through the sealed horizon only, so a client that keeps following `nextCursor` sees every event exactly once, even one that committed after a later seq. A token bound to a customer sees only that customer\'s events.',
       querystring: AuditQuerySchema,
       response: { 200: AuditPageSchema, ...problemResponses(400, 401, 403, 404, 429) }
     }
@@ -26,7 +26,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ auditQuery: AuditService }
       security: [{ bearerAuth: [] }],
       operationId: 'exportAuditEvents',
       summary: 'Export the audit trail as NDJSON, oldest first, with each event\'s seal',
-      description: 'Streams one JSON object per line (`{event, seal}`) in seq order, whatever the range, read from the database a page at a time. `seal` is the seal covering the event, or null while it is not sealed yet. A token bound to a customer gets only that customer\'s events.',
+      description: 'Streams one JSON object per line (`{event, seal}`) in seq order, whatever the range, read from the database a page at a time. It stops at the sealed horizon as of the request (events committed in the last few seconds come with a later export), so every line carries its seal, and resuming with `afterSeq` set to the last line\'s `seq` never misses an event that committed late. A token bound to a customer gets only that customer\'s events.',
       querystring: AuditExportQuerySchema,
       response: {
         200: { description: 'NDJSON: one `AuditExportLine` per line (no line when nothing matches).', content: { 'application/x-ndjson': { schema: AuditExportLineSchema } } },

@@ -1,6 +1,6 @@
 // Shapes of the audit trail API.
 import { Type, type Static } from 'typebox'
-import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
+import { CursorSchema, LimitSchema } from '../../lib/pagination.js'
 
 export const AuditOutcomeSchema = Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')])
 
@@ -28,11 +28,18 @@ export const AuditQuerySchema = Type.Object({
   resourceId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or after this instant.' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'Only events before this instant.' })),
+  order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')], {
+    default: 'desc',
+    description: '`desc` (the default): newest first, including events not sealed yet; a walk through its pages can pass an event that commits late into a range already read. `asc`: oldest first, only through the sealed horizon (every event up to it has committed or never will), so following `nextCursor` never misses an event.'
+  })),
   limit: Type.Optional(LimitSchema),
   cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })
 
-export const AuditPageSchema = PageOf(AuditEventSchema)
+export const AuditPageSchema = Type.Object({
+  items: Type.Array(AuditEventSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` (with the same `order`) for the next page. `desc`: null on the last page. `asc`: never null; a page shorter than `limit` means you have reached the sealed horizon: call again later with this cursor for the events sealed since.' })
+})
 
 export type AuditQuery = Static<typeof AuditQuerySchema>
 export type AuditEventView = Static<typeof AuditEventSchema>
@@ -40,7 +47,8 @@ export type AuditEventView = Static<typeof AuditEventSchema>
 export const AuditExportQuerySchema = Type.Object({
   customerId: Type.Optional(Type.String({ format: 'uuid' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or after this instant.' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'Only events before this instant.' }))
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'Only events before this instant.' })),
+  afterSeq: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'Only events after this seq: to resume, pass the `seq` of the last event received.' }))
 }, { additionalProperties: false })
 
 export const AuditSealRefSchema = Type.Object({
@@ -52,7 +60,7 @@ export const AuditSealRefSchema = Type.Object({
 
 export const AuditExportLineSchema = Type.Object({
   event: AuditEventSchema,
-  seal: Type.Union([AuditSealRefSchema, Type.Null()], { description: 'The seal covering the event; null while it is not sealed yet.' })
+  seal: Type.Union([AuditSealRefSchema, Type.Null()], { description: 'The seal covering the event. The export stops at the sealed horizon, so it is null only when the seal chain was altered (run the integrity check).' })
 }, { additionalProperties: false, description: 'One line of the NDJSON export.' })
 
 export const AuditIntegrityQuerySchema = Type.Object({

@@ -1,11 +1,18 @@
 // Querying the audit trail: pages, the NDJSON export with each event's seal, and the integrity
 // check of the seal chain. A client bound to a customer sees only that customer's events; the
 // integrity check covers every customer's events, so it needs admin.
+//
+// seq values commit out of order, so a reader that moves forward by seq could pass an event
+// that commits later with a lower seq. The oldest-first reads (the export, `order=asc`) stop at
+// the sealed horizon, the last seal's through_seq: the sealer seals only the contiguous prefix
+// of events that have committed or never will, so nothing can appear at or below it later, and
+// a client that resumes from its last seq misses nothing. Newest-first pages promise no more
+// than what had committed when each page was read.
 import { Readable } from 'node:stream'
 import type { PrismaClient } from '../../db/database.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, badRequest, notFound } from '../../lib/errors.js'
-import { decodeCursor, toPage, type Page } from '../../lib/pagination.js'
+import { decodeCursor, encodeCursor, toPage, type Page } from '../../lib/pagination.js'
 import type { AuditRecorder } from './audit.recorder.js'
 import type { AuditEventRow, AuditRepository } from './audit.repository.js'
 import type { AuditEventView, AuditExportLine, AuditExportQuery, AuditIntegrityQuery, AuditIntegrityView, AuditQuery } from './audit.schemas.js'
@@ -14,9 +21,9 @@ import type { AuditSealRow, SealRepository } from './seal.repository.js'
 
 const MAX_SEQ = 9223372036854775807n
 
-function seqFromCursor (cursor: string): bigint {
-  const { seq } = decodeCursor(cursor, ['seq'])
-  if (!/^\d{1,19}$/.test(seq) || BigInt(seq) > MAX_SEQ) throw badRequest('invalid_cursor', 'cursor is not one this API returned')
+function seqFromCursor (cursor: string, key: 'seq' | 'after'): bigint {
+  const seq = decodeCursor(cursor, [key])[key]
+  if (!/^\d{1,19}$/.test(seq) || BigInt(seq) > MAX_SEQ) throw badRequest('invalid_cursor', `cursor is not one this API returned${key === 'after' ? ' for order=asc' : ''}`)
   return BigInt(seq)
 }
 
@@ -61,11 +68,16 @@ export function createAuditService (deps: AuditServiceDeps) {
   const { prisma, auditRepository, sealRepository, integrity, audit } = deps
   const pageSize = deps.exportPageSize ?? 500
 
-  /** The export's lines, one page of events (and the seals covering them) at a time. */
-  async function * exportLines (scope: { customerId: string | null }, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }): AsyncGenerator<string> {
-    let afterSeq = -1n
+  /** The sealed horizon: every event at or below it has committed or never will (0 when nothing is sealed). */
+  async function sealedThrough (): Promise<bigint> {
+    return (await sealRepository.lastSeal(prisma))?.throughSeq ?? 0n
+  }
+
+  /** The export's lines in (afterSeq, throughSeq], one page of events (and the seals covering them) at a time. */
+  async function * exportLines (scope: { customerId: string | null }, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }, from: bigint, throughSeq: bigint): AsyncGenerator<string> {
+    let afterSeq = from
     for (;;) {
-      const rows = await sealRepository.exportPage(prisma, scope, filter, afterSeq, pageSize)
+      const rows = await sealRepository.exportPage(prisma, scope, filter, afterSeq, throughSeq, pageSize)
       const first = rows[0]
       const last = rows.at(-1)
       if (first === undefined || last === undefined) return
@@ -89,14 +101,19 @@ export function createAuditService (deps: AuditServiceDeps) {
   }
 
   return {
-    /** NDJSON lines in seq order, read lazily: the stream pulls the next page only when drained. */
+    /**
+     * NDJSON lines in seq order through the sealed horizon as it stands when the export starts,
+     * read lazily: the stream pulls the next page only when drained.
+     */
     async export (caller: Caller, query: AuditExportQuery): Promise<Readable> {
       const scope = tenantOf(caller.actor)
       if (scope.customerId !== null && query.customerId !== undefined && query.customerId !== scope.customerId) {
         throw notFound('customer', query.customerId)
       }
       const filter = { customerId: query.customerId, since: instant('since', query.since), until: instant('until', query.until) }
-      return Readable.from(exportLines(scope, filter), { objectMode: false })
+      const afterSeq = query.afterSeq === undefined ? 0n : BigInt(query.afterSeq)
+      if (afterSeq > MAX_SEQ) throw badRequest('invalid_cursor', 'afterSeq is larger than any seq')
+      return Readable.from(exportLines(scope, filter, afterSeq, await sealedThrough()), { objectMode: false })
     },
     async integrity (caller: Caller, query: AuditIntegrityQuery): Promise<AuditIntegrityView> {
       if (!caller.actor.scopes.includes('admin')) {
@@ -126,17 +143,28 @@ export function createAuditService (deps: AuditServiceDeps) {
         throw notFound('customer', query.customerId)
       }
       const limit = query.limit ?? 50
-      const rows = await auditRepository.list(prisma, scope, {
+      const filter = {
         customerId: query.customerId,
         action: query.action,
         outcome: query.outcome,
         actorClientId: query.actorClientId,
         resourceId: query.resourceId,
         since: instant('since', query.since),
-        until: instant('until', query.until),
-        beforeSeq: query.cursor === undefined ? undefined : seqFromCursor(query.cursor)
-      }, limit)
-      return toPage(rows, limit, toAuditEventView, (row) => ({ seq: row.seq.toString() }))
+        until: instant('until', query.until)
+      }
+      if (query.order !== 'asc') {
+        const rows = await auditRepository.list(prisma, scope, { ...filter, beforeSeq: query.cursor === undefined ? undefined : seqFromCursor(query.cursor, 'seq') }, limit)
+        return toPage(rows, limit, toAuditEventView, (row) => ({ seq: row.seq.toString() }))
+      }
+      const afterSeq = query.cursor === undefined ? 0n : seqFromCursor(query.cursor, 'after')
+      const throughSeq = await sealedThrough()
+      const rows = await auditRepository.list(prisma, scope, { ...filter, afterSeq, throughSeq }, limit, 'asc')
+      const items = rows.slice(0, limit)
+      // A full page resumes after its last event; a short one has read everything through the
+      // horizon, so the next call starts there (the cursor never moves back).
+      const last = items.at(-1)?.seq ?? afterSeq
+      const resumeAt = rows.length > limit ? last : [last, throughSeq, afterSeq].reduce((a, b) => (b > a ? b : a))
+      return { items: items.map(toAuditEventView), nextCursor: encodeCursor({ after: resumeAt.toString() }) }
     }
   }
 }

@@ -70,12 +70,12 @@ export function createSealRepository () {
     sealsCovering (db: Db, minSeq: bigint, maxSeq: bigint): Promise<AuditSealRow[]> {
       return db.auditSeal.findMany({ where: { throughSeq: { gte: minSeq }, fromSeq: { lt: maxSeq } }, orderBy: { throughSeq: 'asc' } })
     },
-    /** One page of the export: events after `afterSeq` in seq order, within the caller's tenant. */
-    exportPage (db: Db, scope: TenantScope, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }, afterSeq: bigint, limit: number): Promise<AuditEventRow[]> {
+    /** One page of the export: events in (afterSeq, throughSeq] in seq order, within the caller's tenant. */
+    exportPage (db: Db, scope: TenantScope, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }, afterSeq: bigint, throughSeq: bigint, limit: number): Promise<AuditEventRow[]> {
       const where: Prisma.AuditEventWhereInput = {
         customerId: scope.customerId ?? filter.customerId,
         occurredAt: { gte: filter.since, lt: filter.until },
-        seq: { gt: afterSeq }
+        seq: { gt: afterSeq, lte: throughSeq }
       }
       return db.auditEvent.findMany({ where, orderBy: { seq: 'asc' }, take: limit })
     }

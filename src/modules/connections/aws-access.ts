@@ -23,9 +23,10 @@ export function requireAws (aws: AwsAccess | undefined): AwsAccess {
 /**
  * Builds deputy's AWS access and checks who deputy is: GetCallerIdentity must name the
  * configured VENDOR_PRINCIPAL_ARN (or a session of that role), or deputy refuses to start.
+ * `endpoint` and `credentials` (the sandbox's emulator) replace the SDK's own resolution.
  */
-export async function connectAws (settings: AwsConfig, observe: Pick<StsSettings, 'onCall'> = {}): Promise<AwsAccess & { identityArn: string, close: () => void }> {
-  const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs, ...observe })
+export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, close: () => void }> {
+  const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs, ...options })
   const identity = await sts.callerIdentity({ retryBudgetMs: settings.stsRetryBudgetMs })
   if (!identity.ok) {
     sts.destroy()

@@ -28,7 +28,7 @@ export function createConnectionsRepository () {
      * Inserts an active connection; null when the external ID already has a live one, and
      * 'external_id_not_active' when the database refused it because the ID is retired.
      */
-    async insertActive (db: Db, data: { customerId: string, externalIdId: string, awsAccountId: string, roleArn: string, verification: ProbeReport, verifiedAt: Date }): Promise<ConnectionRow | null | 'external_id_not_active'> {
+    async insertActive (db: Db, data: { id: string, customerId: string, externalIdId: string, awsAccountId: string, roleArn: string, verification: ProbeReport, verifiedAt: Date, nextProbeAt: Date }): Promise<ConnectionRow | null | 'external_id_not_active'> {
       try {
         const [created] = await db.connection.createManyAndReturn({
           data: [{ ...data, verification: data.verification as unknown as Prisma.InputJsonObject }],
@@ -104,11 +104,27 @@ export function createConnectionsRepository () {
         take: page.limit + 1
       })
     },
-    /** Records a probe; moves the status only if the connection is still in `from` (not revoked meanwhile). */
-    async recordProbe (db: Db, id: string, from: ConnectionStatus, to: ConnectionStatus, report: ProbeReport, at: Date): Promise<boolean> {
+    /**
+     * Records a probe and when the next one is due; only if the connection is still in `from` (not
+     * revoked meanwhile), was last probed before this probe started (a slow probe never overwrites
+     * a newer one), and, for a drift probe, is still under the claim it was probed for.
+     */
+    async recordProbe (db: Db, id: string, change: { from: ConnectionStatus, to: ConnectionStatus, report: ProbeReport, at: Date, nextProbeAt: Date, claimedAt?: Date | undefined }): Promise<boolean> {
+      const { from, to, report, at, nextProbeAt, claimedAt } = change
       const { count } = await db.connection.updateMany({
-        where: { id, status: from },
-        data: { status: to, verification: report as unknown as Prisma.InputJsonObject, verifiedAt: at, ...(from === to ? {} : { statusChangedAt: at }) }
+        where: { id, status: from, verifiedAt: { lt: at }, ...(claimedAt === undefined ? {} : { probeClaimedAt: claimedAt }) },
+        data: { status: to, verification: report as unknown as Prisma.InputJsonObject, verifiedAt: at, nextProbeAt, ...(from === to ? {} : { statusChangedAt: at }) }
+      })
+      return count === 1
+    },
+    /**
+     * Moves a connection to the successor of its external ID after a passing probe (the database
+     * allows no other move); false when the connection changed since it was read.
+     */
+    async moveToSuccessor (db: Db, id: string, move: { from: string, fromStatus: ConnectionStatus, to: string, report: ProbeReport, at: Date, nextProbeAt: Date }): Promise<boolean> {
+      const { count } = await db.connection.updateMany({
+        where: { id, externalIdId: move.from, status: move.fromStatus },
+        data: { externalIdId: move.to, status: 'active', verification: move.report as unknown as Prisma.InputJsonObject, verifiedAt: move.at, nextProbeAt: move.nextProbeAt, ...(move.fromStatus === 'active' ? {} : { statusChangedAt: move.at }) }
       })
       return count === 1
     },

@@ -45,7 +45,8 @@ export const ConnectionSchema = Type.Object({
   verification: ProbeReportSchema,
   verifiedAt: Type.String({ format: 'date-time' }),
   createdAt: Type.String({ format: 'date-time' }),
-  revokedAt: Nullable(Type.String({ format: 'date-time' }))
+  revokedAt: Nullable(Type.String({ format: 'date-time' })),
+  nextProbeAt: Nullable(Type.String({ format: 'date-time', description: 'When drift detection next re-runs the probe on this connection (null once revoked). The scheduler may run up to a tick later, or later still when the STS call rate is spent.' }))
 }, { additionalProperties: false })
 
 export const CreateConnectionSchema = Type.Object({

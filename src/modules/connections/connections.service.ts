@@ -15,17 +15,29 @@ import { requireAws, type AwsAccess } from './aws-access.js'
 import type { ConnectionRow, ConnectionsRepository } from './connections.repository.js'
 import type { ConnectionStatus, ConnectionView, ListConnectionsQuery, ProbeReport, RevokedConnectionView } from './connections.schemas.js'
 import type { ProbeBudget, ProbeClaim } from './probe-budget.js'
-import { probeSessionName } from './session-names.js'
+import { PROBE_SOURCE_IDENTITY, probeSessionName } from './session-names.js'
+import { BREAKER_CUSTOMERS, BREAKER_WINDOW_MS, createDenialCheck } from '../credentials/denial-check.js'
+import { nextProbeAt } from './probe-slots.js'
 
 export interface Deps {
   prisma: PrismaClient
   connectionsRepository: ConnectionsRepository
-  externalIdsRepository: Pick<ExternalIdsRepository, 'findById'>
+  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'retire'>
   customersRepository: Pick<CustomersRepository, 'findById' | 'lockStatus'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
   aws: AwsAccess | undefined
+  /** How often drift detection re-probes a connection (each connection has its own slot in it). */
+  driftIntervalMs: number
 }
+
+/** What one drift probe did: skipped (revoked, customer not active, changed meanwhile) or probed. */
+export type DriftProbeResult =
+  | { connectionId: string, probed: false, reason: 'gone' | 'revoked' | 'customer_not_active' | 'changed_meanwhile' | 'vendor_identity' }
+  | { connectionId: string, probed: true, outcome: ProbeReport['outcome'], from: ConnectionStatus, to: ConnectionStatus }
+
+/** After an inconclusive drift probe (STS did not answer), try again this much later at most. */
+const INCONCLUSIVE_RETRY_MS = 10 * 60 * 1000
 
 export const toConnectionView = (row: ConnectionRow): ConnectionView => ({
   id: row.id,
@@ -37,7 +49,8 @@ export const toConnectionView = (row: ConnectionRow): ConnectionView => ({
   verification: row.verification as unknown as ProbeReport,
   verifiedAt: row.verifiedAt.toISOString(),
   createdAt: row.createdAt.toISOString(),
-  revokedAt: row.revokedAt?.toISOString() ?? null
+  revokedAt: row.revokedAt?.toISOString() ?? null,
+  nextProbeAt: row.status === 'revoked' ? null : row.nextProbeAt?.toISOString() ?? null
 })
 
 /** The audit record of a probe: outcome, findings and each call, never credentials. */
@@ -83,7 +96,64 @@ export async function revocationImpact (repo: Pick<ConnectionsRepository, 'lates
 }
 
 export function createConnectionsService (deps: Deps) {
-  const { prisma, connectionsRepository: repo, externalIdsRepository, customersRepository, audit, probeBudget } = deps
+  const { prisma, connectionsRepository: repo, externalIdsRepository, customersRepository, audit, probeBudget, driftIntervalMs } = deps
+  // Drift probes tell a customer's broken role from a refusal of deputy's own identity the way
+  // issuance does (credentials/denial-check.ts), so an SCP on the vendor account fails no one.
+  const denials = createDenialCheck()
+
+  /**
+   * Stores a probe's report, the status it leads to and the next drift slot, with its audit
+   * events, in one transaction; false when the connection changed status since it was read
+   * (revoked meanwhile): then nothing is stored.
+   */
+  async function recordProbe (tx: Parameters<ConnectionsRepository['recordProbe']>[0] & Parameters<AuditRecorder['record']>[0], connection: ConnectionRow, report: ProbeReport, by: { actorClientId: string | null, request: Caller['request'] | null, phase: 'verification' | 'drift', claimedAt?: Date, refusalUnconfirmed?: boolean }): Promise<{ stored: boolean, to: ConnectionStatus }> {
+    const inconclusive = report.outcome === 'error' || by.refusalUnconfirmed === true
+    const to = inconclusive ? connection.status : statusAfterProbe(connection.status, report.outcome)
+    const at = new Date(report.checkedAt)
+    const next = inconclusive
+      ? new Date(Math.min(nextProbeAt(connection.id, at, driftIntervalMs).getTime(), Date.now() + Math.min(driftIntervalMs, INCONCLUSIVE_RETRY_MS)))
+      : nextProbeAt(connection.id, at, driftIntervalMs)
+    if (!await repo.recordProbe(tx, connection.id, { from: connection.status, to, report, at, nextProbeAt: next, claimedAt: by.claimedAt })) return { stored: false, to }
+    const base = { actorClientId: by.actorClientId, request: by.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
+    await audit.record(tx, { ...base, action: 'connection.probed', outcome: report.outcome === 'pass' ? 'success' : 'failure', details: { ...probeDetails(report), phase: by.phase, ...(by.refusalUnconfirmed === true ? { refusalUnconfirmed: true } : {}) } })
+    if (to !== connection.status) {
+      await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: connection.status, to, reason: `probe_${report.outcome}`, phase: by.phase } })
+    }
+    return { stored: true, to }
+  }
+
+  /**
+   * Step two of a rotation: probes the role with the successor external ID. When the full probe
+   * passes (allowed with the successor, refused without an ID and with a random one), the
+   * connection moves to the successor and the predecessor is retired, in one transaction; null
+   * (and an audited failed probe) otherwise, with nothing changed.
+   */
+  async function tryRotation (caller: Caller, aws: AwsAccess, connection: ConnectionRow, successor: { id: string, value: string }): Promise<ConnectionView | null> {
+    const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: successor.value }, probeSessionName(randomUUID()))
+    const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
+    const details = { ...probeDetails(report), phase: 'rotation', externalIdId: successor.id }
+    if (report.outcome !== 'pass') {
+      await audit.record(prisma, { ...base, action: 'connection.probed', outcome: 'failure', details })
+      return null
+    }
+    const at = new Date(report.checkedAt)
+    return prisma.$transaction(async (tx) => {
+      await repo.lockById(tx, connection.id)
+      const moved = await repo.moveToSuccessor(tx, connection.id, { from: connection.externalIdId, fromStatus: connection.status, to: successor.id, report, at, nextProbeAt: nextProbeAt(connection.id, at, driftIntervalMs) })
+      if (!moved) throw conflict('connection_changed', `connection ${connection.id} changed while it was being probed; retry`)
+      if (!await externalIdsRepository.retire(tx, { customerId: null }, connection.externalIdId, `rotated to external ID ${successor.id}`, at)) {
+        throw conflict('connection_changed', `external ID ${connection.externalIdId} was retired while the rotation was being probed; retry`)
+      }
+      await audit.record(tx, { ...base, action: 'connection.probed', outcome: 'success', details })
+      await audit.record(tx, { ...base, action: 'connection.external_id_rotated', outcome: 'success', details: { from: connection.externalIdId, to: successor.id, roleArn: connection.roleArn } })
+      if (connection.status !== 'active') {
+        await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: connection.status, to: 'active', reason: 'probe_pass', phase: 'rotation' } })
+      }
+      await audit.record(tx, { ...base, action: 'external_id.retired', resourceType: 'external_id', resourceId: connection.externalIdId, outcome: 'success', details: { awsAccountId: connection.awsAccountId, reason: 'rotated', successorId: successor.id } })
+      const updated = await repo.findById(tx, { customerId: null }, connection.id)
+      return toConnectionView(updated ?? connection)
+    })
+  }
 
   /** Spends one probe of the customer's budget (and the connection's cooldown), or throws 429. */
   async function claimProbe (caller: Caller, aws: AwsAccess, claim: Pick<ProbeClaim, 'customerId' | 'resource' | 'phase' | 'lastProbedAt'>, cooldownMs: number): Promise<void> {
@@ -125,7 +195,9 @@ export function createConnectionsService (deps: Deps) {
         // Under a share lock: a suspension or offboarding either committed first or waits for this.
         const status = await customersRepository.lockStatus(tx, customerId)
         if (status !== 'active') return { customerStatus: status ?? 'gone' }
-        const row = await repo.insertActive(tx, { customerId, externalIdId: externalId.id, awsAccountId: externalId.awsAccountId, roleArn: input.roleArn, verification: report, verifiedAt: new Date(report.checkedAt) })
+        const id = randomUUID()
+        const verifiedAt = new Date(report.checkedAt)
+        const row = await repo.insertActive(tx, { id, customerId, externalIdId: externalId.id, awsAccountId: externalId.awsAccountId, roleArn: input.roleArn, verification: report, verifiedAt, nextProbeAt: nextProbeAt(id, verifiedAt, driftIntervalMs) })
         if (row === 'external_id_not_active') return row
         if (row === null) return null
         await audit.record(tx, { ...base, action: 'connection.probed', outcome: 'success', resourceId: row.id, details: { ...probeDetails(report), phase: 'registration' } })
@@ -159,20 +231,58 @@ export function createConnectionsService (deps: Deps) {
       const externalId = await externalIdsRepository.findById(prisma, scope, connection.externalIdId)
       if (externalId === null) throw notFound('external ID', connection.externalIdId)
       await claimProbe(caller, aws, { customerId: connection.customerId, resource: { type: 'connection', id }, phase: 'verification', lastProbedAt: connection.verifiedAt }, aws.settings.probeCooldownMs)
+      const successor = await externalIdsRepository.findActiveSuccessor(prisma, externalId.id)
+      if (successor !== null) {
+        const rotated = await tryRotation(caller, aws, connection, successor)
+        if (rotated !== null) return rotated
+        // Not yet deployed: the predecessor keeps working, and is verified as before.
+        await claimProbe(caller, aws, { customerId: connection.customerId, resource: { type: 'connection', id }, phase: 'verification' }, 0)
+      }
       const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value }, probeSessionName(randomUUID()))
-      const next = statusAfterProbe(connection.status, report.outcome)
       return prisma.$transaction(async (tx) => {
-        if (!await repo.recordProbe(tx, id, connection.status, next, report, new Date(report.checkedAt))) {
-          throw conflict('connection_changed', `connection ${id} changed while it was being probed; retry`)
-        }
-        const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: id }
-        await audit.record(tx, { ...base, action: 'connection.probed', outcome: report.outcome === 'pass' ? 'success' : 'failure', details: { ...probeDetails(report), phase: 'verification' } })
-        if (next !== connection.status) {
-          await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: connection.status, to: next, reason: `probe_${report.outcome}` } })
-        }
+        const { stored } = await recordProbe(tx, connection, report, { actorClientId: caller.actor.clientId, request: caller.request, phase: 'verification' })
+        if (!stored) throw conflict('connection_changed', `connection ${id} changed while it was being probed; retry`)
         const updated = await repo.findById(tx, scope, id)
         return toConnectionView(updated ?? connection)
       })
+    },
+
+    /**
+     * Drift detection: re-runs the probe on one connection a scheduler claimed at `claimedAt`, as
+     * deputy itself (no API client), and records the outcome like a verification, unless another
+     * replica claimed it since (its lease ran out). A status change takes effect for issuance as
+     * soon as it commits. Not rationed by the customer's probe budget: that budget limits what API
+     * clients trigger; the scheduler has its own STS call rate. A refusal is checked like one at
+     * issuance before it fails the connection: when deputy's own identity is refused (control
+     * role or circuit breaker), nothing is stored and the scheduler stops its run.
+     */
+    async probeForDrift (id: string, claimedAt: Date): Promise<DriftProbeResult> {
+      const aws = requireAws(deps.aws)
+      const everyone = { customerId: null }
+      const connection = await repo.findById(prisma, everyone, id)
+      if (connection === null) return { connectionId: id, probed: false, reason: 'gone' }
+      if (connection.status === 'revoked') return { connectionId: id, probed: false, reason: 'revoked' }
+      const customer = await customersRepository.findById(prisma, everyone, connection.customerId)
+      if (customer?.status !== 'active') return { connectionId: id, probed: false, reason: 'customer_not_active' }
+      const externalId = await externalIdsRepository.findById(prisma, everyone, connection.externalIdId)
+      if (externalId === null) return { connectionId: id, probed: false, reason: 'gone' }
+      const probeId = randomUUID()
+      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value }, probeSessionName(probeId), { propagationWindowMs: 0, retryBudgetMs: 0 })
+      let refusalUnconfirmed = false
+      if (report.outcome === 'not_assumable' && connection.status !== 'failed') {
+        const verdict = await denials.check({
+          aws,
+          claimProbe: async () => true,
+          otherCustomersFailedRecently: () => repo.countOtherCustomersFailedSince(prisma, connection.customerId, new Date(Date.now() - BREAKER_WINDOW_MS), BREAKER_CUSTOMERS)
+        }, { roleArn: connection.roleArn, externalId: externalId.value }, `${probeId}.confirm`, aws.settings.sourceIdentity ? PROBE_SOURCE_IDENTITY : undefined)
+        if (verdict.cause === 'vendor_identity') return { connectionId: id, probed: false, reason: 'vendor_identity' }
+        refusalUnconfirmed = verdict.cause === 'unconfirmed'
+      } else if (report.outcome !== 'error') {
+        denials.identityWorks()
+      }
+      const { stored, to } = await prisma.$transaction((tx) => recordProbe(tx, connection, report, { actorClientId: null, request: null, phase: 'drift', claimedAt, refusalUnconfirmed }))
+      if (!stored) return { connectionId: id, probed: false, reason: 'changed_meanwhile' }
+      return { connectionId: id, probed: true, outcome: report.outcome, from: connection.status, to }
     },
 
     /**

@@ -64,7 +64,7 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
   const { sts, settings } = deps
   const now = deps.now ?? (() => new Date())
 
-  async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string) {
+  async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string, retryBudgetMs: number) {
     const at = now()
     const outcome = await sts.assumeRole({
       roleArn: target.roleArn,
@@ -73,22 +73,29 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       durationSeconds: 900,
       policy: DENY_ALL_SESSION_POLICY,
       sourceIdentity: settings.sourceIdentity
-    }, { retryBudgetMs: settings.retryBudgetMs })
+    }, { retryBudgetMs })
     return { at, outcome, step }
   }
 
-  return async function probe (target: ProbeTarget, sessionName: string): Promise<ProbeReport> {
+  /**
+   * `options` override the settings. A drift probe of a role that worked before has no new role to
+   * wait for (propagationWindowMs 0), and makes exactly one attempt per call (retryBudgetMs 0), so
+   * its STS calls stay within the scheduler's rate even while AWS throttles: an unanswered call
+   * makes the probe inconclusive, and it is tried again later.
+   */
+  return async function probe (target: ProbeTarget, sessionName: string, options: { propagationWindowMs?: number, retryBudgetMs?: number } = {}): Promise<ProbeReport> {
+    const retryBudgetMs = options.retryBudgetMs ?? settings.retryBudgetMs
     const started = now()
     const calls: ProbeCall[] = []
     const findings: ProbeFinding[] = []
 
     // Call 1, retried on AccessDenied while IAM may still be propagating a new role.
-    const deadline = started.getTime() + settings.propagationWindowMs
-    let first = await attempt('with_external_id', target, target.externalId, sessionName)
+    const deadline = started.getTime() + (options.propagationWindowMs ?? settings.propagationWindowMs)
+    let first = await attempt('with_external_id', target, target.externalId, sessionName, retryBudgetMs)
     let tries = first.outcome.attempts
     for (let retry = 0; !first.outcome.ok && first.outcome.failure.kind === 'denied' && now().getTime() < deadline; retry++) {
       await sleep(Math.min(backoffMs(retry + 3, 250, 5000), Math.max(0, deadline - now().getTime())))
-      first = await attempt('with_external_id', target, target.externalId, sessionName)
+      first = await attempt('with_external_id', target, target.externalId, sessionName, retryBudgetMs)
       tries += first.outcome.attempts
     }
     let firstAllowed = false
@@ -96,7 +103,7 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       firstAllowed = true
       calls.push({ step: 'with_external_id', outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: first.outcome.requestId, at: first.at.toISOString(), attempts: tries })
       const identityAt = now()
-      const identity = await sts.callerIdentity({ credentials: first.outcome.value.credentials, retryBudgetMs: settings.retryBudgetMs })
+      const identity = await sts.callerIdentity({ credentials: first.outcome.value.credentials, retryBudgetMs })
       if (identity.ok) {
         const role = parseRoleArn(target.roleArn)
         const expected = `:sts::${target.awsAccountId}:assumed-role/${role?.name ?? ''}/`
@@ -112,7 +119,7 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
 
     // Calls 2 and 3: the confused-deputy test proper.
     for (const [step, externalId] of [['without_external_id', undefined], ['wrong_external_id', randomUUID()]] as const) {
-      const { at, outcome } = await attempt(step, target, externalId, sessionName)
+      const { at, outcome } = await attempt(step, target, externalId, sessionName, retryBudgetMs)
       if (outcome.ok) {
         calls.push({ step, outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: outcome.requestId, at: at.toISOString(), attempts: outcome.attempts })
         findings.push({

@@ -4,20 +4,34 @@ import type { PrismaClient } from '../../db/database.js'
 import type { ExternalId } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
 import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
+import { advisoryXactLock } from '../../db/locks.js'
 
 type Db = Pick<PrismaClient, 'externalId'>
+type SqlDb = Pick<PrismaClient, '$executeRaw'>
 
 export type ExternalIdRow = ExternalId
 
 export function createExternalIdsRepository () {
   return {
     /**
-     * Inserts an active external ID, or returns null when the (customer, account) pair already
-     * has one. ON CONFLICT DO NOTHING waits for a concurrent insert to commit, then yields.
+     * Takes the (customer, account) lock the database's one-active-ID trigger takes (see the
+     * rotation migration), so a mint or a rotation can read what is active and then insert
+     * without a concurrent one slipping in between. Held until the transaction ends.
      */
-    async insertActive (db: Db, data: { customerId: string, awsAccountId: string, value: string }): Promise<ExternalIdRow | null> {
-      const [created] = await db.externalId.createManyAndReturn({ data: [data], skipDuplicates: true })
-      return created ?? null
+    async lockAccount (db: SqlDb, customerId: string, awsAccountId: string): Promise<void> {
+      await advisoryXactLock(db, `deputy.external-ids:${customerId}:${awsAccountId}`)
+    },
+    /** Every active ID of a (customer, account): one, or a predecessor and its successor. */
+    listActiveForAccount (db: Db, customerId: string, awsAccountId: string) {
+      return db.externalId.findMany({ where: { customerId, awsAccountId, status: 'active' }, orderBy: { createdAt: 'asc' } })
+    },
+    /** Inserts an active external ID (a successor when predecessorId is set); call under lockAccount. */
+    insertActive (db: Db, data: { customerId: string, awsAccountId: string, value: string, predecessorId?: string }): Promise<ExternalIdRow> {
+      return db.externalId.create({ data })
+    },
+    /** The active successor of an external ID (a rotation under way), if any. */
+    findActiveSuccessor (db: Db, predecessorId: string) {
+      return db.externalId.findFirst({ where: { predecessorId, status: 'active' } })
     },
     findById (db: Db, scope: TenantScope, id: string) {
       return db.externalId.findFirst({ where: { id, customerId: scope.customerId ?? undefined } })

@@ -14,7 +14,8 @@ export const ExternalIdSchema = Type.Object({
   status: ExternalIdStatusSchema,
   createdAt: Type.String({ format: 'date-time' }),
   retiredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  retireReason: Type.Union([Type.String(), Type.Null()])
+  retireReason: Type.Union([Type.String(), Type.Null()]),
+  predecessorId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'Set on a successor minted by a rotation: the external ID it replaces.' })
 }, { additionalProperties: false })
 
 export const MintExternalIdSchema = Type.Object({ awsAccountId: AwsAccountIdSchema }, { additionalProperties: false })

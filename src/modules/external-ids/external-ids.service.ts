@@ -26,7 +26,8 @@ export const toExternalIdView = (row: ExternalIdRow): ExternalIdView => ({
   status: row.status,
   createdAt: row.createdAt.toISOString(),
   retiredAt: row.retiredAt?.toISOString() ?? null,
-  retireReason: row.retireReason
+  retireReason: row.retireReason,
+  predecessorId: row.predecessorId
 })
 
 export function createExternalIdsService (deps: Deps) {
@@ -41,11 +42,11 @@ export function createExternalIdsService (deps: Deps) {
         if (customer.status !== 'active') {
           throw new AppError({ status: 409, code: 'customer_not_active', title: 'Conflict', detail: `customer ${customerId} is ${customer.status}; external IDs are minted only for active customers` })
         }
-        // crypto.randomUUID is a CSPRNG-backed version 4 UUID: 122 random bits, not guessable.
-        const created = await repo.insertActive(tx, { customerId, awsAccountId, value: randomUUID() })
+        // Concurrent mints for one account queue here; the database trigger checks the same rule.
+        await repo.lockAccount(tx, customerId, awsAccountId)
+        const [existing] = await repo.listActiveForAccount(tx, customerId, awsAccountId)
         const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
-        if (created === null) {
-          const existing = await repo.findActive(tx, scope, customerId, awsAccountId)
+        if (existing !== undefined) {
           await audit.record(tx, {
             ...base,
             action: 'external_id.mint_refused',
@@ -55,12 +56,48 @@ export function createExternalIdsService (deps: Deps) {
           })
           return { created: undefined, existing }
         }
+        // crypto.randomUUID is a CSPRNG-backed version 4 UUID: 122 random bits, not guessable.
+        const created = await repo.insertActive(tx, { customerId, awsAccountId, value: randomUUID() })
         await audit.record(tx, { ...base, action: 'external_id.minted', outcome: 'success', resourceId: created.id, details: { awsAccountId, externalId: created.value } })
         return { created }
       })
       if (outcome.created !== undefined) return toExternalIdView(outcome.created)
       const existingId = outcome.existing?.id ?? null
       throw conflict('external_id_exists', `customer ${customerId} already has an active external ID for AWS account ${awsAccountId}${existingId === null ? '' : ` (${existingId})`}; retire it first to mint a new one`, { existingExternalIdId: existingId })
+    },
+
+    /**
+     * Step one of a rotation: mints a successor for the same customer and account, linked to
+     * `id`. Both stay active (the predecessor keeps issuing) until a verification of the
+     * connection passes with the successor; retiring the successor abandons the rotation.
+     */
+    async rotate (caller: Caller, id: string): Promise<{ predecessor: ExternalIdView, successor: ExternalIdView }> {
+      const scope = tenantOf(caller.actor)
+      return prisma.$transaction(async (tx) => {
+        const predecessor = await repo.findById(tx, scope, id)
+        if (predecessor === null) throw notFound('external ID', id)
+        const customer = await customersRepository.findById(tx, scope, predecessor.customerId)
+        if (customer?.status !== 'active') throw conflict('customer_not_active', `customer ${predecessor.customerId} is ${customer?.status ?? 'gone'}; external IDs are rotated only for active customers`)
+        await repo.lockAccount(tx, predecessor.customerId, predecessor.awsAccountId)
+        const active = await repo.listActiveForAccount(tx, predecessor.customerId, predecessor.awsAccountId)
+        if (!active.some((row) => row.id === id)) throw conflict('external_id_not_active', `external ID ${id} is retired; mint a new one for account ${predecessor.awsAccountId}`)
+        if (active.length > 1) {
+          const successor = active.find((row) => row.predecessorId !== null) ?? active[1]
+          throw conflict('rotation_in_progress', `account ${predecessor.awsAccountId} is already rotating to external ID ${successor?.id ?? ''}; finish it (verify the connection) or abandon it (retire the successor) first`, { successorExternalIdId: successor?.id ?? null })
+        }
+        const successor = await repo.insertActive(tx, { customerId: predecessor.customerId, awsAccountId: predecessor.awsAccountId, value: randomUUID(), predecessorId: id })
+        await audit.record(tx, {
+          action: 'external_id.minted',
+          outcome: 'success',
+          actorClientId: caller.actor.clientId,
+          request: caller.request,
+          customerId: predecessor.customerId,
+          resourceType: 'external_id',
+          resourceId: successor.id,
+          details: { awsAccountId: successor.awsAccountId, externalId: successor.value, predecessorId: id, rotation: 'started' }
+        })
+        return { predecessor: toExternalIdView(predecessor), successor: toExternalIdView(successor) }
+      })
     },
 
     async get (caller: Caller, id: string): Promise<ExternalIdView> {

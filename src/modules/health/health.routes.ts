@@ -11,15 +11,23 @@ const StatusSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
   status: Type.Literal('ok'),
   issuanceFrozen: Type.Optional(Type.Literal(true, { description: 'Present while an operator has frozen issuance (POST /v1/admin/freeze).' })),
-  issuanceFreezeReason: Type.Optional(Type.Union([Type.String(), Type.Null()]))
+  issuanceFreezeReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  aws: Type.Optional(Type.Literal('emulated', { description: 'Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.' })),
+  sandbox: Type.Optional(Type.Object({
+    vendorPrincipalArn: Type.String({ description: 'The emulated vendor identity deputy runs as.' }),
+    customerAwsAccountId: Type.String({ description: 'The emulated customer account to try (any 12-digit account is emulated).' })
+  }, { additionalProperties: false, description: 'Present in the sandbox only (no DATABASE_URL, no VENDOR_PRINCIPAL_ARN).' }))
 }, { additionalProperties: false })
 
 export interface HealthOptions {
   ping: () => Promise<void>
   issuanceFreeze: () => Promise<{ frozen: boolean, reason: string | null }>
+  /** Set in the sandbox, where AWS is emulated: /readyz says so. */
+  sandbox?: { vendorPrincipalArn: string, customerAwsAccountId: string } | undefined
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { ping, issuanceFreeze }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { ping, issuanceFreeze, sandbox }) => {
+  const emulated = sandbox === undefined ? {} : { aws: 'emulated' as const, sandbox: { vendorPrincipalArn: sandbox.vendorPrincipalArn, customerAwsAccountId: sandbox.customerAwsAccountId } }
   app.get('/healthz', {
     config: { rateLimit: false },
     schema: { tags: ['health'], operationId: 'healthz', summary: 'The process is alive', security: [], response: { 200: StatusSchema } }
@@ -27,7 +35,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
 
   app.get('/readyz', {
     config: { rateLimit: false },
-    schema: { tags: ['health'], operationId: 'readyz', summary: 'The database answers (and whether issuance is frozen)', security: [], response: { 200: ReadySchema, ...problemResponses(503) } }
+    schema: { tags: ['health'], operationId: 'readyz', summary: 'The database answers (and whether issuance is frozen, or AWS emulated)', security: [], response: { 200: ReadySchema, ...problemResponses(503) } }
   }, async (request) => {
     let freeze
     try {
@@ -37,6 +45,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
       request.log.warn({ err: error }, 'readiness check failed')
       throw new AppError({ status: 503, code: 'database_unavailable', title: 'Service unavailable', detail: 'the database does not answer', headers: { 'retry-after': '5' } })
     }
-    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, issuanceFreezeReason: freeze.reason } : { status: 'ok' as const }
+    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, issuanceFreezeReason: freeze.reason, ...emulated } : { status: 'ok' as const, ...emulated }
   })
 }

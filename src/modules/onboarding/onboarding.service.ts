@@ -1,0 +1,107 @@
+// The onboarding kit of one active external ID: the trust policy and the role as CloudFormation,
+// a quick-create link, Terraform and AWS CLI, built from the vendor's configuration. Reads only.
+import { parsePrincipalArn } from '../../aws/arn.js'
+import type { OnboardingConfig } from '../../config.js'
+import type { PrismaClient } from '../../db/database.js'
+import { tenantOf, type Caller } from '../../lib/caller.js'
+import { AppError, conflict, notFound } from '../../lib/errors.js'
+import { requireAws, type AwsAccess } from '../connections/aws-access.js'
+import type { ExternalIdRow, ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
+import type { ExternalIdsService } from '../external-ids/external-ids.service.js'
+import type { ExternalIdView } from '../external-ids/external-ids.schemas.js'
+import type { RoleSpec } from './cloudformation.js'
+import { buildOnboardingKit } from './onboarding-kit.js'
+import type { OnboardingKitView } from './onboarding.schemas.js'
+
+export interface Deps {
+  prisma: PrismaClient
+  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor'>
+  externalIds: Pick<ExternalIdsService, 'rotate'>
+  aws: AwsAccess | undefined
+  settings: OnboardingConfig
+}
+
+/** The role the configuration describes, for the vendor principal deputy runs as. */
+export function roleSpecOf (settings: OnboardingConfig, aws: { vendorPrincipalArn: string, sourceIdentity: boolean }): RoleSpec {
+  return {
+    vendorPrincipalArn: aws.vendorPrincipalArn,
+    sourceIdentity: aws.sourceIdentity,
+    roleName: settings.roleName,
+    maxSessionDuration: settings.maxSessionDuration,
+    permissions: settings.permissions,
+    permissionsBoundaryArn: settings.permissionsBoundaryArn
+  }
+}
+
+export function createOnboardingService (deps: Deps) {
+  const { prisma, externalIdsRepository, settings } = deps
+
+  /** The vendor principal, if customers can be told to trust it. */
+  function vendorPrincipal (): { vendorPrincipalArn: string, sourceIdentity: boolean, partition: string } {
+    const { vendorPrincipalArn, sourceIdentity } = requireAws(deps.aws).settings
+    const principal = parsePrincipalArn(vendorPrincipalArn)
+    if (principal === undefined || principal.kind === 'assumed-role') {
+      throw new AppError({ status: 503, code: 'onboarding_unavailable', title: 'Service unavailable', detail: `VENDOR_PRINCIPAL_ARN is a role session (${vendorPrincipalArn}); customers must trust the role itself, so deputy hands out no onboarding kit until VENDOR_PRINCIPAL_ARN names the role (arn:${principal?.partition ?? 'aws'}:iam::<account>:role/<path/>name)` })
+    }
+    return { vendorPrincipalArn, sourceIdentity, partition: principal.partition }
+  }
+
+  /**
+   * The IDs the role must accept: this one, or during a rotation the successor and the
+   * predecessor (both active), whichever of the two was asked for.
+   */
+  async function acceptedIds (scope: ReturnType<typeof tenantOf>, row: ExternalIdRow): Promise<{ ids: string[], rotation: OnboardingKitView['rotation'] }> {
+    const successor = await externalIdsRepository.findActiveSuccessor(prisma, row.id)
+    if (successor !== null) return { ids: [successor.value, row.value], rotation: { predecessorExternalIdId: row.id, successorExternalIdId: successor.id } }
+    if (row.predecessorId !== null) {
+      const predecessor = await externalIdsRepository.findById(prisma, scope, row.predecessorId)
+      if (predecessor?.status === 'active') return { ids: [row.value, predecessor.value], rotation: { predecessorExternalIdId: predecessor.id, successorExternalIdId: row.id } }
+    }
+    return { ids: [row.value], rotation: null }
+  }
+
+  async function kit (caller: Caller, externalIdId: string): Promise<OnboardingKitView> {
+    const vendor = vendorPrincipal()
+    const scope = tenantOf(caller.actor)
+    const row = await externalIdsRepository.findById(prisma, scope, externalIdId)
+    if (row === null) throw notFound('external ID', externalIdId)
+    if (row.status !== 'active') {
+      throw conflict('external_id_not_active', `external ID ${externalIdId} is ${row.status}: deputy never uses it again, so it hands out no onboarding kit for it; mint a new one for AWS account ${row.awsAccountId}`)
+    }
+    const { ids, rotation } = await acceptedIds(scope, row)
+    const built = buildOnboardingKit({
+      ...roleSpecOf(settings, vendor),
+      externalIds: ids,
+      templateUrl: settings.templateUrl,
+      region: settings.region
+    })
+    return {
+      externalIdId: row.id,
+      customerId: row.customerId,
+      externalId: row.value,
+      awsAccountId: row.awsAccountId,
+      vendorPrincipalArn: vendor.vendorPrincipalArn,
+      roleName: settings.roleName,
+      roleArn: `arn:${vendor.partition}:iam::${row.awsAccountId}:role/${settings.roleName}`,
+      maxSessionDuration: settings.maxSessionDuration,
+      rotation,
+      ...built,
+      warnings: settings.warnings
+    }
+  }
+
+  return {
+    kit,
+    /**
+     * Starts a two-step rotation: mints the successor of an active external ID and returns the
+     * kit the customer deploys next, whose trust policy accepts both IDs.
+     */
+    async rotate (caller: Caller, externalIdId: string): Promise<{ predecessor: ExternalIdView, successor: ExternalIdView, onboarding: OnboardingKitView }> {
+      vendorPrincipal()
+      const { predecessor, successor } = await deps.externalIds.rotate(caller, externalIdId)
+      return { predecessor, successor, onboarding: await kit(caller, successor.id) }
+    }
+  }
+}
+
+export type OnboardingService = ReturnType<typeof createOnboardingService>
