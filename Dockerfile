@@ -13,8 +13,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
-# The image is what runs in production: never the sandbox, even without DATABASE_URL
-# (`docker run -e DEPUTY_SANDBOX=true` to try it).
+# The image is what runs in production: never the sandbox, even without DATABASE_URL.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

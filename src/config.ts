@@ -363,15 +363,21 @@ export const SANDBOX_VENDOR_PRINCIPAL_ARN = 'arn:aws:iam::111122223333:user/depu
 export const SANDBOX_CUSTOMER_AWS_ACCOUNT_ID = '123456789012'
 
 /**
- * DEPUTY_SANDBOX. Unset: the sandbox runs exactly when neither DATABASE_URL nor
- * VENDOR_PRINCIPAL_ARN is set (the embedded default). false: never. true: the same, but a
+ * DEPUTY_SANDBOX. Unset: the sandbox runs exactly when none of DATABASE_URL, VENDOR_PRINCIPAL_ARN
+ * (even empty), NODE_ENV=production and WEBHOOK_ENDPOINTS is set (the embedded default on a laptop),
+ * and then only on a data directory it created itself (server.ts, claimSandboxDataDir). false: never. true: the same, but a
  * production variable next to it is an error instead of a silent "no sandbox". Production
  * configuration never falls back to the emulator.
  */
 function sandboxConfig (env: Env, database: DatabaseTarget): SandboxConfig | undefined {
   const on = boolean(env, 'DEPUTY_SANDBOX', true)
-  const production = [database.kind === 'postgres' ? 'DATABASE_URL' : undefined, env.VENDOR_PRINCIPAL_ARN !== undefined && env.VENDOR_PRINCIPAL_ARN !== '' ? 'VENDOR_PRINCIPAL_ARN' : undefined]
-    .filter((name) => name !== undefined)
+  // Set at all (even empty) counts: an empty secret in a deployment is not a request for a sandbox.
+  const production = [
+    database.kind === 'postgres' ? 'DATABASE_URL' : undefined,
+    env.VENDOR_PRINCIPAL_ARN !== undefined ? 'VENDOR_PRINCIPAL_ARN' : undefined,
+    env.NODE_ENV === 'production' ? 'NODE_ENV=production' : undefined,
+    env.WEBHOOK_ENDPOINTS !== undefined && env.WEBHOOK_ENDPOINTS !== '' ? 'WEBHOOK_ENDPOINTS' : undefined
+  ].filter((name) => name !== undefined)
   if (!on) return undefined
   if (production.length > 0) {
     if (env.DEPUTY_SANDBOX === undefined || env.DEPUTY_SANDBOX === '') return undefined

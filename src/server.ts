@@ -8,11 +8,12 @@ import { app, fastifyOptions } from './app.js'
 import type { Config } from './config.js'
 import { openDatabase } from './db/database.js'
 import { createLogger } from './logger.js'
-import { startSandbox, type Sandbox } from './modules/sandbox/sandbox.js'
+import { claimSandboxDataDir, startSandbox, type Sandbox } from './modules/sandbox/sandbox.js'
 
 export async function startServer (config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config)
   const startedAt = performance.now()
+  if (config.sandbox !== undefined && config.database.kind === 'pglite') await claimSandboxDataDir(config.database.dataDir)
   const database = await openDatabase(config.database)
   let sandbox: Sandbox | undefined
   try {

@@ -98,8 +98,19 @@ t.test('onboarding configuration', async (t) => {
     const { onboarding } = await withFile(admin, { ONBOARDING_ALLOW_ADMIN: 'true' })
     t.same(onboarding.permissions, admin)
     t.match(onboarding.warnings, [/grants every action on every resource \(statement 0, arn:aws:iam::aws:policy\/AdministratorAccess\).*allowed by ONBOARDING_ALLOW_ADMIN/])
-    const notAction = await withFile({ statements: [{ Effect: 'Allow', NotAction: 'iam:*', Resource: '*' }] })
-    t.match(notAction.onboarding.warnings, [/Statement 0 allows every action except those in NotAction/], 'NotAction allows are accepted with a warning')
+    const notAction = await withFile({ statements: [{ Effect: 'Allow', NotAction: 'iam:*', Resource: 'arn:aws:s3:::reports/*' }] })
+    t.match(notAction.onboarding.warnings, [/Statement 0 allows every action except those in NotAction/], 'NotAction allows on named resources are accepted with a warning')
+    // Every spelling of "everything" is administrator access, not just the literal "*" on "*".
+    for (const statement of [
+      { Effect: 'Allow', Action: '*', Resource: 'arn:aws:*:*:*:*' },
+      { Effect: 'Allow', Action: '?*:*', Resource: '*' },
+      { Effect: 'Allow', Action: '*:*', Resource: 'arn:*:*:*:*:*' },
+      { Effect: 'Allow', NotAction: 'nosuch:Action', Resource: '*' },
+      { Effect: 'Allow', Action: '*', NotResource: 'arn:aws:s3:::one-bucket' }
+    ]) {
+      await t.rejects(withFile({ statements: [statement] }), { variable: 'ONBOARDING_PERMISSIONS_FILE', message: /grants every action on every resource/ }, JSON.stringify(statement))
+    }
+    t.same((await withFile({ statements: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }, { Effect: 'Allow', Action: '*', Resource: 'arn:aws:s3:::bucket/*' }] })).onboarding.permissions.statements.length, 2, 'a whole service, or everything on one bucket, is not administrator access')
     t.throws(() => loadConfig({ ONBOARDING_ALLOW_ADMIN: 'yes' }), { variable: 'ONBOARDING_ALLOW_ADMIN', message: /true or false/ })
   })
 

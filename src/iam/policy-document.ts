@@ -159,16 +159,22 @@ export function policyDocumentProblems (document: unknown, kind: 'identity' | 't
 export const policyLength = (document: object): number => JSON.stringify(document).length
 
 const asList = (value: string | string[] | undefined): string[] => value === undefined ? [] : Array.isArray(value) ? value : [value]
-// "*", "*:*", "arn:*", "arn:*:*:*:*:*" and the like: nothing but wildcards and separators.
-const matchesEverything = (pattern: string, prefix = ''): boolean => pattern.startsWith(prefix) && /^[*:]*$/.test(pattern.slice(prefix.length)) && pattern.includes('*')
+/** IAM's glob: `*` any run of characters, `?` any one (case-insensitive, as IAM compares actions). */
+const globMatches = (pattern: string, value: string): boolean =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, 'is').test(value)
+// A pattern that matches an action or an ARN nobody would name on purpose matches every one:
+// "*", "*:*", "?*:*", "arn:aws:*:*:*:*" and the like.
+const ANY_ACTION = 'zzqx9:Zzqx9Anything'
+const ANY_RESOURCES = ['aws', 'aws-cn', 'aws-us-gov'].map((partition) => `arn:${partition}:zzqx9:zz-zzqx-9:000000000000:zzqx9/zzqx9`)
 
 /**
  * True for an Allow of every action on every resource (the AdministratorAccess statement), with
- * or without conditions: `*` actions on `*` resources, or on everything but some (NotResource).
+ * or without conditions: actions that match any action (or every action but some, NotAction) on
+ * resources that match any ARN of a partition (or every resource but some, NotResource).
  */
 export function grantsEverything (statement: IamStatement): boolean {
   if (statement.Effect !== 'Allow') return false
-  const everyAction = asList(statement.Action).some((a) => matchesEverything(a))
-  const everyResource = statement.NotResource !== undefined || asList(statement.Resource).some((r) => r === '*' || matchesEverything(r, 'arn:'))
+  const everyAction = statement.NotAction !== undefined || asList(statement.Action).some((a) => globMatches(a, ANY_ACTION))
+  const everyResource = statement.NotResource !== undefined || asList(statement.Resource).some((r) => ANY_RESOURCES.some((arn) => globMatches(r, arn)))
   return everyAction && everyResource
 }

@@ -139,7 +139,7 @@ t.test('the CloudFormation role, Terraform and the AWS CLI embed exactly the tru
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   // A stub `aws` that records its arguments: the shell, not a regex, decides what they are.
   const log = join(dir, 'calls.ndjson')
-  await writeFile(join(dir, 'aws'), `#!${process.execPath}\nrequire('fs').appendFileSync(process.env.AWS_STUB_LOG, JSON.stringify(process.argv.slice(2)) + '\\n')\n`)
+  await writeFile(join(dir, 'aws'), `#!${process.execPath}\nrequire('fs').appendFileSync(process.env.AWS_STUB_LOG, JSON.stringify(process.argv.slice(2)) + '\\n')\nif (process.argv[3] === process.env.AWS_STUB_FAIL) process.exit(254)\n`)
   await chmod(join(dir, 'aws'), 0o755)
 
   for (const [name, input, kit] of kits) {
@@ -186,6 +186,14 @@ t.test('the CloudFormation role, Terraform and the AWS CLI embed exactly the tru
       t.equal(shell.code, 0, shell.stderr)
       const calls = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as string[])
       const option = (call: string[] | undefined, flag: string): string | undefined => call?.includes(flag) === true ? call[call.indexOf(flag) + 1] : undefined
+      if (input.externalIds.length > 1) {
+        // A rotation: the role exists, only its trust policy changes.
+        t.same(calls.map((c) => c.slice(0, 2)), [['iam', 'update-assume-role-policy']], 'AWS CLI: a rotation updates the trust policy and nothing else')
+        t.same(JSON.parse(option(calls[0], '--policy-document') ?? 'null'), trustPolicy, 'AWS CLI: the two-ID trust policy, inline')
+        t.equal(option(calls[0], '--role-name'), input.roleName)
+        t.equal(kit.cloudFormation.quickCreateUrl, null, 'no quick-create link: the stack exists and is updated with the template')
+        return
+      }
       const create = calls[0]
       t.same(create?.slice(0, 2), ['iam', 'create-role'])
       t.same(JSON.parse(option(create, '--assume-role-policy-document') ?? 'null'), trustPolicy, 'AWS CLI: the trust policy, inline')
@@ -196,6 +204,13 @@ t.test('the CloudFormation role, Terraform and the AWS CLI embed exactly the tru
       const put = calls.filter((c) => c[1] === 'put-role-policy')
       t.same(put.map((c) => ({ name: option(c, '--policy-name'), document: JSON.parse(option(c, '--policy-document') ?? 'null') as unknown })), inline === null ? [] : [inline], 'AWS CLI: put-role-policy with the inline policy')
       t.equal(calls.length, 1 + input.permissions.managedPolicyArns.length + (inline === null ? 0 : 1), 'nothing else')
+
+      // create-role refused (a role of that name exists, with some other trust policy): nothing
+      // after it runs, so no permission lands on a role the kit did not create.
+      await writeFile(log, '')
+      const refused = await run('bash', ['-c', kit.awsCli], { env: { PATH: `${dir}:${process.env.PATH ?? ''}`, AWS_STUB_LOG: log, AWS_STUB_FAIL: 'create-role' } })
+      t.not(refused.code, 0)
+      t.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l !== '').length, 1, 'AWS CLI: nothing runs after a failed create-role')
     })
   }
 })
@@ -250,8 +265,10 @@ t.test('CloudFormation refuses an empty or malformed ExternalId before creating 
 })
 
 t.test('quick-create link: the console format, every value encoded, the ID round-trips, nothing secret', async (t) => {
-  const kit = kits[4]?.[2]
-  const link = kit?.cloudFormation.quickCreateUrl ?? ''
+  // A rotation's kit has no link (the stack exists: it is updated with the template), but the
+  // link format carries both IDs for a generic template published with PreviousExternalId.
+  t.equal(kits[4]?.[2].cloudFormation.quickCreateUrl, null, 'no quick-create link in a rotation\'s kit')
+  const link = quickCreateUrl({ templateUrl: TEMPLATE_URL, region: 'eu-west-1', partition: 'aws', stackName: 'Vendor-Access-prod', externalIds: [NEXT_ID, ID] })
   t.match(link, /^https:\/\/console\.aws\.amazon\.com\/cloudformation\/home\?region=eu-west-1#\/stacks\/quickcreate\?templateURL=/)
   const parsed = parseQuickCreateUrl(link)
   t.same(parsed, {

@@ -4,7 +4,9 @@
 // and that an app without a sandbox serves no such route. The process itself (banner, token
 // printed once, production configuration) is test/sandbox.test.ts; the README's walkthrough is
 // test/readme-walkthrough.test.ts.
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
@@ -14,7 +16,7 @@ import { openDatabase } from '../../src/db/database.js'
 import { createLogger } from '../../src/logger.js'
 import { renderGenericTemplate } from '../../src/modules/onboarding/cloudformation.js'
 import { NO_PERMISSIONS } from '../../src/modules/onboarding/permission-set.js'
-import { startSandbox, type Sandbox } from '../../src/modules/sandbox/sandbox.js'
+import { claimSandboxDataDir, SANDBOX_MARKER, startSandbox, type Sandbox } from '../../src/modules/sandbox/sandbox.js'
 import { ADMIN_TOKEN, assertResponseMatchesSpec, buildTestApp, call } from '../helpers/app.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
 import { createTestDatabase } from '../helpers/postgres.js'
@@ -71,6 +73,28 @@ t.test('configuration: the sandbox is the embedded default and nothing else', as
   t.throws(() => loadConfig({ DEPUTY_SANDBOX: 'true', DATABASE_URL: 'postgresql://u@db/deputy' }), { name: 'ConfigError', variable: 'DEPUTY_SANDBOX', message: /DATABASE_URL is set: the sandbox .* never runs with production configuration/ })
   t.throws(() => loadConfig({ DEPUTY_SANDBOX: 'true', DATABASE_URL: 'postgresql://u@db/deputy', VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/deputy' }), { variable: 'DEPUTY_SANDBOX', message: /DATABASE_URL and VENDOR_PRINCIPAL_ARN are set/ })
   t.throws(() => loadConfig({ DEPUTY_SANDBOX: 'maybe' }), { variable: 'DEPUTY_SANDBOX', message: /true or false/ })
+})
+
+t.test('the sandbox never runs with production configuration', async (t) => {
+  // An empty secret, a production NODE_ENV or webhook endpoints mean a deployment, not a laptop.
+  for (const env of [{ VENDOR_PRINCIPAL_ARN: '' }, { NODE_ENV: 'production' }, { WEBHOOK_ENDPOINTS: '[]' }]) {
+    t.equal(loadConfig({ DEPUTY_DATA_DIR: '/data', ...env }).sandbox, undefined, JSON.stringify(env))
+    t.throws(() => loadConfig({ DEPUTY_SANDBOX: 'true', ...env }), { variable: 'DEPUTY_SANDBOX', message: /never runs with production configuration/ }, `${JSON.stringify(env)} with DEPUTY_SANDBOX=true`)
+  }
+})
+
+t.test('the sandbox refuses a data directory it did not create', async (t) => {
+  const fresh = join(await mkdtemp(join(tmpdir(), 'deputy-sandbox-dir-')), 'data')
+  t.teardown(() => rm(dirname(fresh), { recursive: true, force: true }))
+  await claimSandboxDataDir(fresh)
+  t.ok((await readdir(fresh)).includes(SANDBOX_MARKER), 'a new directory is marked as the sandbox\'s')
+  await claimSandboxDataDir(fresh)
+  t.pass('and reused at the next start')
+  const real = await mkdtemp(join(tmpdir(), 'deputy-real-data-'))
+  t.teardown(() => rm(real, { recursive: true, force: true }))
+  await writeFile(join(real, 'PG_VERSION'), '17\n') // what an existing embedded database holds
+  await t.rejects(claimSandboxDataDir(real), { name: 'StartupError', message: /holds a database the sandbox did not create/ })
+  t.same(await readdir(real), ['PG_VERSION'], 'and leaves it untouched')
 })
 
 t.test('an app without a sandbox serves no sandbox route, and /readyz says nothing of one', async (t) => {

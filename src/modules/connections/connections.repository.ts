@@ -109,10 +109,12 @@ export function createConnectionsRepository () {
      * revoked meanwhile), was last probed before this probe started (a slow probe never overwrites
      * a newer one), and, for a drift probe, is still under the claim it was probed for.
      */
-    async recordProbe (db: Db, id: string, change: { from: ConnectionStatus, to: ConnectionStatus, report: ProbeReport, at: Date, nextProbeAt: Date, claimedAt?: Date | undefined }): Promise<boolean> {
+    async recordProbe (db: Db, id: string, change: { from: ConnectionStatus, externalIdId: string, to: ConnectionStatus, report: ProbeReport, at: Date, nextProbeAt: Date, claimedAt?: Date | undefined }): Promise<boolean> {
       const { from, to, report, at, nextProbeAt, claimedAt } = change
       const { count } = await db.connection.updateMany({
-        where: { id, status: from, verifiedAt: { lt: at }, ...(claimedAt === undefined ? {} : { probeClaimedAt: claimedAt }) },
+        // The external ID too: a probe made with an ID the connection moved away from (a rotation
+        // completed meanwhile) says nothing about the connection now.
+        where: { id, status: from, externalIdId: change.externalIdId, verifiedAt: { lt: at }, ...(claimedAt === undefined ? {} : { probeClaimedAt: claimedAt }) },
         data: { status: to, verification: report as unknown as Prisma.InputJsonObject, verifiedAt: at, nextProbeAt, ...(from === to ? {} : { statusChangedAt: at }) }
       })
       return count === 1
@@ -128,8 +130,9 @@ export function createConnectionsRepository () {
       })
       return count === 1
     },
-    async setStatus (db: Db, id: string, from: ConnectionStatus, to: ConnectionStatus, at: Date): Promise<boolean> {
-      const { count } = await db.connection.updateMany({ where: { id, status: from }, data: { status: to, statusChangedAt: at } })
+    /** Moves the status if the connection is still in `from` and (when given) still on that external ID. */
+    async setStatus (db: Db, id: string, from: ConnectionStatus, to: ConnectionStatus, at: Date, externalIdId?: string): Promise<boolean> {
+      const { count } = await db.connection.updateMany({ where: { id, status: from, ...(externalIdId === undefined ? {} : { externalIdId }) }, data: { status: to, statusChangedAt: at } })
       return count === 1
     },
     /**

@@ -113,7 +113,7 @@ export function createConnectionsService (deps: Deps) {
     const next = inconclusive
       ? new Date(Math.min(nextProbeAt(connection.id, at, driftIntervalMs).getTime(), Date.now() + Math.min(driftIntervalMs, INCONCLUSIVE_RETRY_MS)))
       : nextProbeAt(connection.id, at, driftIntervalMs)
-    if (!await repo.recordProbe(tx, connection.id, { from: connection.status, to, report, at, nextProbeAt: next, claimedAt: by.claimedAt })) return { stored: false, to }
+    if (!await repo.recordProbe(tx, connection.id, { from: connection.status, externalIdId: connection.externalIdId, to, report, at, nextProbeAt: next, claimedAt: by.claimedAt })) return { stored: false, to }
     const base = { actorClientId: by.actorClientId, request: by.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
     await audit.record(tx, { ...base, action: 'connection.probed', outcome: report.outcome === 'pass' ? 'success' : 'failure', details: { ...probeDetails(report), phase: by.phase, ...(by.refusalUnconfirmed === true ? { refusalUnconfirmed: true } : {}) } })
     if (to !== connection.status) {
@@ -129,7 +129,8 @@ export function createConnectionsService (deps: Deps) {
    * (and an audited failed probe) otherwise, with nothing changed.
    */
   async function tryRotation (caller: Caller, aws: AwsAccess, connection: ConnectionRow, successor: { id: string, value: string }): Promise<ConnectionView | null> {
-    const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: successor.value }, probeSessionName(randomUUID()))
+    // No IAM propagation wait: the role exists, and an update not yet visible is tried again at the next verify.
+    const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: successor.value }, probeSessionName(randomUUID()), { propagationWindowMs: 0 })
     const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
     const details = { ...probeDetails(report), phase: 'rotation', externalIdId: successor.id }
     if (report.outcome !== 'pass') {

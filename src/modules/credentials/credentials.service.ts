@@ -181,7 +181,7 @@ export function createCredentialsService (deps: Deps) {
           throw new AppError({ status: 503, code: 'aws_credentials_invalid', title: 'Service unavailable', detail: 'AWS refuses deputy\'s own identity (its control role is refused too, or connections of several customers failed at once: a missing sts:AssumeRole permission or a service control policy on the vendor account); the connection was left as it is and an operator must fix deputy\'s AWS identity', extensions: { stsErrorCode: failure.code, stsRequestId: failure.requestId }, headers: { 'retry-after': '60' } })
         }
         await prisma.$transaction(async (tx) => {
-          if (verdict.cause === 'role' && await connectionsRepository.setStatus(tx, connection.id, 'active', 'failed', new Date())) {
+          if (verdict.cause === 'role' && await connectionsRepository.setStatus(tx, connection.id, 'active', 'failed', new Date(), connection.externalIdId)) {
             await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: 'active', to: 'failed', reason: 'access_denied_at_issuance', confirmed: true, control: verdict.control, stsRequestId: failure.requestId } })
           }
           // The confirming probe's session is named after this event's id: CloudTrail leads here.

@@ -43,8 +43,9 @@ export function createExternalIdsService (deps: Deps) {
           throw new AppError({ status: 409, code: 'customer_not_active', title: 'Conflict', detail: `customer ${customerId} is ${customer.status}; external IDs are minted only for active customers` })
         }
         // Concurrent mints for one account queue here; the database trigger checks the same rule.
-        await repo.lockAccount(tx, customerId, awsAccountId)
-        const [existing] = await repo.listActiveForAccount(tx, customerId, awsAccountId)
+        // The database's spelling of the id: the trigger takes the same lock on the same text.
+        await repo.lockAccount(tx, customer.id, awsAccountId)
+        const [existing] = await repo.listActiveForAccount(tx, customer.id, awsAccountId)
         const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
         if (existing !== undefined) {
           await audit.record(tx, {

@@ -10,22 +10,30 @@ export const shellQuote = (value: string): string => `'${value.replace(/'/g, "'\
 
 const command = (words: string[]): string => words.join(' \\\n  ')
 
-export function renderAwsCli (role: RoleSpec, trustPolicy: TrustPolicy, comment: string): string {
+/**
+ * The commands. During a rotation the role exists already: the only change is its trust policy
+ * (update-assume-role-policy). Commands are joined with && so that nothing runs after a failed
+ * one: permissions are never attached to a role whose creation failed (say, an existing role of
+ * the same name with a different trust policy).
+ */
+export function renderAwsCli (role: RoleSpec, trustPolicy: TrustPolicy, comment: string, options: { rotation?: boolean } = {}): string {
   const name = shellQuote(role.roleName)
   const inline = inlinePolicyDocument(role.permissions)
-  const commands = [
-    command([
-      `aws iam create-role --role-name ${name}`,
-      `--max-session-duration ${role.maxSessionDuration}`,
-      ...(role.permissionsBoundaryArn === undefined ? [] : [`--permissions-boundary ${shellQuote(role.permissionsBoundaryArn)}`]),
-      `--assume-role-policy-document ${shellQuote(JSON.stringify(trustPolicy))}`
-    ]),
-    ...role.permissions.managedPolicyArns.map((arn) => `aws iam attach-role-policy --role-name ${name} --policy-arn ${shellQuote(arn)}`),
-    ...(inline === null
-      ? []
-      : [command([`aws iam put-role-policy --role-name ${name} --policy-name ${shellQuote(INLINE_POLICY_NAME)}`, `--policy-document ${shellQuote(JSON.stringify(inline))}`])])
-  ]
+  const commands = options.rotation === true
+    ? [command([`aws iam update-assume-role-policy --role-name ${name}`, `--policy-document ${shellQuote(JSON.stringify(trustPolicy))}`])]
+    : [
+        command([
+          `aws iam create-role --role-name ${name}`,
+          `--max-session-duration ${role.maxSessionDuration}`,
+          ...(role.permissionsBoundaryArn === undefined ? [] : [`--permissions-boundary ${shellQuote(role.permissionsBoundaryArn)}`]),
+          `--assume-role-policy-document ${shellQuote(JSON.stringify(trustPolicy))}`
+        ]),
+        ...role.permissions.managedPolicyArns.map((arn) => `aws iam attach-role-policy --role-name ${name} --policy-arn ${shellQuote(arn)}`),
+        ...(inline === null
+          ? []
+          : [command([`aws iam put-role-policy --role-name ${name} --policy-name ${shellQuote(INLINE_POLICY_NAME)}`, `--policy-document ${shellQuote(JSON.stringify(inline))}`])])
+      ]
   const header = comment.split('\n').map((line) => `# ${line}`.trimEnd()).join('\n')
-  // No `set -e`: pasted into an interactive shell it would close the shell on the first error.
-  return `${header}\n${commands.join('\n')}\n`
+  // && rather than `set -e`: pasted into an interactive shell, set -e would close the shell.
+  return `${header}\n${commands.join(' &&\n')}\n`
 }

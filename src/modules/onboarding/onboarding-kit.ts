@@ -87,11 +87,13 @@ export function buildOnboardingKit (input: OnboardingKitInput): OnboardingKit {
     },
     cloudFormation: {
       template: renderRoleTemplate(role, externalIds),
-      quickCreateUrl: input.templateUrl === undefined
+      // A quick-create link creates a new stack; during a rotation the stack exists and is
+      // updated with the template instead (the kit's `template`), so there is no link.
+      quickCreateUrl: input.templateUrl === undefined || externalIds.length > 1
         ? null
         : quickCreateUrl({ templateUrl: input.templateUrl, region: input.region, partition, stackName: stackNameFor(input.roleName), externalIds })
     },
     terraform: renderTerraform(role, trustPolicy, comment),
-    awsCli: renderAwsCli(role, trustPolicy, comment)
+    awsCli: renderAwsCli(role, trustPolicy, comment, { rotation: externalIds.length > 1 })
   }
 }

@@ -25,6 +25,8 @@ export const onboardingRoutes: FastifyPluginAsyncTypebox<{ onboarding: Onboardin
 
   app.post('/v1/external-ids/:externalIdId/rotate', {
     onRequest: app.authorize('external-ids:write'),
+    // A retried rotation (the answer was lost) gets the same successor back, not a 409.
+    config: { idempotency: {} },
     schema: {
       tags,
       security,

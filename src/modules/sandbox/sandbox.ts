@@ -5,7 +5,10 @@
 // used nor changed). server.ts starts it only when config.sandbox is set (the embedded default,
 // see loadConfig); the app then uses it instead of AWS and mounts the sandbox routes.
 // Emulated accounts and roles live in the emulator's memory, for the life of the process.
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { StsEmulator } from '../../aws/sts-emulator/emulator.js'
+import { StartupError } from '../../lib/errors.js'
 import { startStsEmulator } from '../../aws/sts-emulator/server.js'
 import type { SandboxConfig } from '../../config.js'
 
@@ -28,6 +31,29 @@ export interface BannerOptions {
   dataDir: string
   /** DEPUTY_BOOTSTRAP_ADMIN_TOKEN was given: the operator knows the token. */
   bootstrapTokenGiven: boolean
+}
+
+/** Written into a data directory the sandbox created: only such a directory runs as a sandbox. */
+export const SANDBOX_MARKER = 'DEPUTY_SANDBOX'
+
+/**
+ * Makes sure the embedded database in `dataDir` is a sandbox's own: an empty or missing directory
+ * becomes one (marked), one the sandbox marked earlier is reused, and any other is refused. So a
+ * deployment on the embedded database that lost its AWS configuration never turns into a sandbox
+ * over real data (its kits would name the emulated vendor, its drift probes would fail real
+ * connections against an empty emulator).
+ */
+export async function claimSandboxDataDir (dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true })
+  const entries = await readdir(dataDir)
+  if (entries.length === 0) {
+    await writeFile(join(dataDir, SANDBOX_MARKER), 'This embedded database was created by deputy\'s sandbox (emulated AWS). Do not use it for real customers.\n')
+    return
+  }
+  const marked = await access(join(dataDir, SANDBOX_MARKER)).then(() => true, () => false)
+  if (!marked) {
+    throw new StartupError(`${dataDir} holds a database the sandbox did not create; deputy will not run it with emulated AWS. Set VENDOR_PRINCIPAL_ARN (real AWS), or DEPUTY_SANDBOX=false (no AWS), or point DEPUTY_DATA_DIR at an empty directory to try the sandbox`)
+  }
 }
 
 export async function startSandbox (settings: SandboxConfig): Promise<Sandbox> {
