@@ -105,6 +105,22 @@ t.test('rotation', async (t) => {
     t.equal((await rotate(externalId.id)).statusCode, 201, 'a new rotation can start')
   })
 
+  t.test('a rotation abandoned while verify probes the successor: 409, nothing moved, nothing retired', async (t) => {
+    const customer = await createCustomer(app)
+    const { connection, externalId, account } = await connectRole(app, aws.emulator, customer.id)
+    const { successor, onboarding } = (await rotate(externalId.id)).json<Rotation>()
+    aws.emulator.putRole({ arn: roleArn(account), trustPolicy: onboarding.trustPolicy })
+    aws.emulator.injectFault({ kind: 'latency', latencyMs: 600, count: 1 })
+    const verifying = verify(connection.id)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    t.equal((await call(app, 'POST', `/v1/external-ids/${successor.id}/retire`, { token: ADMIN_TOKEN, body: { reason: 'abandoned' } })).statusCode, 200)
+    const res = await verifying
+    t.match({ status: res.statusCode, ...res.json() }, { status: 409, code: 'connection_changed' })
+    t.equal((await getConnection(connection.id)).externalIdId, externalId.id, 'not moved')
+    t.equal((await getExternalId(externalId.id)).status, 'active', 'the predecessor stays active')
+    t.equal(await issue(connection.id), externalId.externalId, 'and keeps issuing')
+  })
+
   t.test('a retried rotation with the same Idempotency-Key gets the same successor back', async (t) => {
     const customer = await createCustomer(app)
     const { externalId } = await connectRole(app, aws.emulator, customer.id)

@@ -22,7 +22,7 @@ import { nextProbeAt } from './probe-slots.js'
 export interface Deps {
   prisma: PrismaClient
   connectionsRepository: ConnectionsRepository
-  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'retire'>
+  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'lockActiveSuccessor' | 'retire'>
   customersRepository: Pick<CustomersRepository, 'findById' | 'lockStatus'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
@@ -140,6 +140,10 @@ export function createConnectionsService (deps: Deps) {
     const at = new Date(report.checkedAt)
     return prisma.$transaction(async (tx) => {
       await repo.lockById(tx, connection.id)
+      // Abandoned meanwhile (the successor retired): the database would refuse the move.
+      if (await externalIdsRepository.lockActiveSuccessor(tx, connection.externalIdId) !== successor.id) {
+        throw conflict('connection_changed', `the rotation of connection ${connection.id} was abandoned while it was being probed; nothing changed`)
+      }
       const moved = await repo.moveToSuccessor(tx, connection.id, { from: connection.externalIdId, fromStatus: connection.status, to: successor.id, report, at, nextProbeAt: nextProbeAt(connection.id, at, driftIntervalMs) })
       if (!moved) throw conflict('connection_changed', `connection ${connection.id} changed while it was being probed; retry`)
       if (!await externalIdsRepository.retire(tx, { customerId: null }, connection.externalIdId, `rotated to external ID ${successor.id}`, at)) {

@@ -29,6 +29,14 @@ export function createExternalIdsRepository () {
     insertActive (db: Db, data: { customerId: string, awsAccountId: string, value: string, predecessorId?: string }): Promise<ExternalIdRow> {
       return db.externalId.create({ data })
     },
+    /**
+     * The id of the active successor of an external ID, share-locked so that it cannot be retired
+     * (the rotation abandoned) until this transaction ends; null when there is none.
+     */
+    async lockActiveSuccessor (db: Pick<PrismaClient, '$queryRaw'>, predecessorId: string): Promise<string | null> {
+      const rows = await db.$queryRaw<Array<{ id: string }>>`SELECT "id" FROM "external_ids" WHERE "predecessor_id" = ${predecessorId}::uuid AND "status" = 'active' FOR SHARE`
+      return rows[0]?.id ?? null
+    },
     /** The active successor of an external ID (a rotation under way), if any. */
     findActiveSuccessor (db: Db, predecessorId: string) {
       return db.externalId.findFirst({ where: { predecessorId, status: 'active' } })
