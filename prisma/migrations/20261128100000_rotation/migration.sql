@@ -43,12 +43,6 @@ BEGIN
     IF NEW."status" <> 'active' THEN
         RETURN NEW;
     END IF;
-    -- The check reads what committed before the lock was granted: only READ COMMITTED takes a
-    -- new snapshot for it (a REPEATABLE READ transaction would check against its old one).
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'external IDs are inserted under READ COMMITTED only (this transaction is %)', current_setting('transaction_isolation')
-            USING ERRCODE = 'invalid_transaction_state';
-    END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('deputy.external-ids:' || NEW."customer_id" || ':' || NEW."aws_account_id", 0));
     SELECT array_agg("id" ORDER BY "id") INTO active_ids FROM "external_ids"
         WHERE "customer_id" = NEW."customer_id" AND "aws_account_id" = NEW."aws_account_id" AND "status" = 'active';
@@ -73,9 +67,6 @@ END
 $$;
 CREATE TRIGGER "external_ids_one_active_per_account" BEFORE INSERT ON "external_ids"
     FOR EACH ROW EXECUTE FUNCTION "external_ids_one_active_per_account"();
--- A backstop that needs no lock: one active successor per predecessor.
-CREATE UNIQUE INDEX "external_ids_one_active_successor" ON "external_ids"("predecessor_id")
-    WHERE "status" = 'active' AND "predecessor_id" IS NOT NULL;
 
 -- A connection's external ID changes once per rotation, and only to the active successor of the
 -- one it has: the customer's role was probed with the successor before the move.
