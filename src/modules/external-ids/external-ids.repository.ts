@@ -44,10 +44,6 @@ export function createExternalIdsRepository () {
     findById (db: Db, scope: TenantScope, id: string) {
       return db.externalId.findFirst({ where: { id, customerId: scope.customerId ?? undefined } })
     },
-    findActive (db: Db, scope: TenantScope, customerId: string, awsAccountId: string) {
-      if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve(null)
-      return db.externalId.findFirst({ where: { customerId, awsAccountId, status: 'active' } })
-    },
     list (db: Db, scope: TenantScope, customerId: string, filter: { awsAccountId?: string | undefined, status?: 'active' | 'retired' | undefined }, page: { limit: number, after?: CreatedKey | undefined }) {
       if (scope.customerId !== null && scope.customerId !== customerId) return Promise.resolve([])
       const { after } = page
