@@ -132,6 +132,11 @@ t.test('rotation', async (t) => {
     t.equal(again.headers['idempotent-replayed'], 'true')
     t.equal(again.json<Rotation>().successor.id, first.json<Rotation>().successor.id)
     t.equal(await prisma.externalId.count({ where: { predecessorId: externalId.id } }), 1, 'one successor')
+    // The same key for another ID is a different request: 422, documented in openapi.yaml.
+    const other = await connectRole(app, aws.emulator, customer.id)
+    const reused = await call(app, 'POST', `/v1/external-ids/${other.externalId.id}/rotate`, { token: ADMIN_TOKEN, headers: { 'idempotency-key': `rotate-${externalId.id}` } })
+    t.match({ status: reused.statusCode, ...reused.json() }, { status: 422, code: 'idempotency_key_reused' })
+    t.equal(await prisma.externalId.count({ where: { predecessorId: other.externalId.id } }), 0, 'and nothing minted')
   })
 
   t.test('bound clients rotate only their own IDs; retired IDs are not rotated', async (t) => {
