@@ -189,7 +189,27 @@ function databaseTarget (env: Env): DatabaseTarget {
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
     throw new ConfigError('DATABASE_URL', `must start with postgresql://, got ${parsed.protocol}//`)
   }
-  return { kind: 'postgres', url, poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) }
+  return { kind: 'postgres', url, directUrl: directUrl(env, url), poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) }
+}
+
+/**
+ * DATABASE_DIRECT_URL: a connection straight to PostgreSQL, for what needs a session of its own
+ * (the migration runner's lock, LISTEN); DATABASE_URL may then point at PgBouncer in transaction
+ * pooling mode. Unset: DATABASE_URL serves both.
+ */
+function directUrl (env: Env, url: string): string {
+  const direct = env.DATABASE_DIRECT_URL
+  if (direct === undefined || direct === '') return url
+  let parsed: URL
+  try {
+    parsed = new URL(direct)
+  } catch {
+    throw new ConfigError('DATABASE_DIRECT_URL', 'is not a URL (expected postgresql://user@host:port/database)')
+  }
+  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
+    throw new ConfigError('DATABASE_DIRECT_URL', `must start with postgresql://, got ${parsed.protocol}//`)
+  }
+  return direct
 }
 
 function bootstrapToken (env: Env): string | undefined {

@@ -42,7 +42,7 @@ t.test('TRUST_PROXY: a hop count or proxy addresses; true (every hop) is refused
 
 t.test('DATABASE_URL selects Postgres; MIGRATE_ON_START is opt-in there', async (t) => {
   const config = loadConfig({ DATABASE_URL: 'postgresql://u@db:5432/deputy', PORT: '8080', HOST: '0.0.0.0', LOG_LEVEL: 'warn', MIGRATE_ON_START: 'true', DATABASE_POOL_SIZE: '5' })
-  t.same(config.database, { kind: 'postgres', url: 'postgresql://u@db:5432/deputy', poolSize: 5 })
+  t.same(config.database, { kind: 'postgres', url: 'postgresql://u@db:5432/deputy', directUrl: 'postgresql://u@db:5432/deputy', poolSize: 5 })
   t.equal(config.migrateOnStart, true)
   t.equal(config.port, 8080)
   t.equal(config.host, '0.0.0.0')

@@ -11,7 +11,8 @@ import { openPgSession, pgliteSession, type SqlSession } from './sql-session.js'
 export type { PrismaClient }
 
 export type DatabaseTarget =
-  | { kind: 'postgres', url: string, poolSize: number }
+  /** url: for queries, may be PgBouncer (transaction pooling); directUrl: PostgreSQL itself, for sessions. */
+  | { kind: 'postgres', url: string, directUrl: string, poolSize: number }
   | { kind: 'pglite', dataDir: string }
 
 export interface PoolStats {
@@ -43,7 +44,7 @@ export interface Database {
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 }
 
 export async function openDatabase (target: DatabaseTarget, migrationsDir = defaultMigrationsDir): Promise<Database> {
-  return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize, migrationsDir) : openPglite(target.dataDir, migrationsDir)
+  return target.kind === 'postgres' ? openPostgres(target, migrationsDir) : openPglite(target.dataDir, migrationsDir)
 }
 
 export interface PgPool {
@@ -81,7 +82,7 @@ export function openPgPool (config: pg.PoolConfig, onError: (error: Error) => vo
   }
 }
 
-function openPostgres (url: string, poolSize: number, migrationsDir: string): Database {
+function openPostgres ({ url, directUrl, poolSize }: Extract<DatabaseTarget, { kind: 'postgres' }>, migrationsDir: string): Database {
   // deputy makes the pool (the adapter would make the same one) so that metrics can read it.
   const { pool, end } = openPgPool({ connectionString: url, max: poolSize })
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS })
@@ -91,7 +92,8 @@ function openPostgres (url: string, poolSize: number, migrationsDir: string): Da
     poolStats: () => ({ inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async ping () { await prisma.$queryRaw`SELECT 1` },
     async migrate () {
-      const session = await openPgSession(url)
+      // The runner holds a session-level advisory lock: PostgreSQL itself, never a pooler.
+      const session = await openPgSession(directUrl)
       try {
         return await migrate(session, await readMigrations(migrationsDir))
       } finally {
