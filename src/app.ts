@@ -31,6 +31,7 @@ import metricsPlugin from './plugins/metrics.js'
 import { metricsRoutes } from './modules/metrics/metrics.routes.js'
 import { createAuditSealer, type AuditSealer } from './modules/audit/sealer.js'
 import { createServices } from './services.js'
+import { startTokenCache } from './modules/api-clients/token-cache.listener.js'
 import { createWebhooks } from './modules/webhooks/webhooks.js'
 import { createDriftRepository } from './modules/drift/drift.repository.js'
 import { createDriftScheduler, type DriftScheduler } from './modules/drift/drift.scheduler.js'
@@ -120,7 +121,10 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   }
   // Also sent with every onboarding kit (there is none without AWS), for the vendor's onboarding UI.
   if (aws !== undefined) for (const warning of config.onboarding.warnings) fastify.log.warn({ onboarding: true }, warning)
+  const tokenCache = await startTokenCache(fastify, database, config.apiTokenCacheMaxAgeMs, metrics)
   const services = createServices(database.prisma, {
+    sql: database.sql,
+    tokenCache,
     aws,
     driftIntervalMs: config.drift.intervalMs,
     onboarding: config.onboarding,

@@ -108,6 +108,12 @@ export interface Config {
   sandbox: SandboxConfig | undefined
   /** Pause between two runs of the audit sealer; 0 turns this replica's sealer off. */
   auditSealIntervalMs: number
+  /**
+   * How long a resolved API token may be served from this process's cache (revocations reach
+   * every replica at once through LISTEN/NOTIFY; this is the bound if notifications were lost
+   * unnoticed); 0 turns the cache off.
+   */
+  apiTokenCacheMaxAgeMs: number
   drift: DriftConfig
   webhooks: WebhooksConfig
   onboarding: OnboardingConfig
@@ -501,6 +507,7 @@ export function loadConfig (env: Env = process.env): Config {
     aws: awsConfig(env),
     sandbox: sandboxConfig(env, database),
     auditSealIntervalMs: integer(env, 'AUDIT_SEAL_INTERVAL_MS', 5000, 0, 3_600_000),
+    apiTokenCacheMaxAgeMs: integer(env, 'API_TOKEN_CACHE_MAX_AGE_MS', 10_000, 0, 300_000),
     drift: {
       intervalMs: integer(env, 'DRIFT_INTERVAL_SECONDS', 6 * 3600, 60, 30 * 24 * 3600) * 1000,
       stsCallsPerMinute: integer(env, 'DRIFT_STS_CALLS_PER_MINUTE', 60, 4, 100_000),

@@ -15,7 +15,12 @@ export const REDACTED_PATHS = [
   '*.SessionToken'
 ]
 
+/**
+ * Logs go to stdout without blocking the event loop: writes are handed to the OS asynchronously
+ * (no batching, so every line is out as soon as the loop lets go), and pino flushes what is left
+ * synchronously when the process exits, crash included.
+ */
 export function createLogger (config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   const options = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
-  return destination === undefined ? pino(options) : pino(options, destination)
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }))
 }

@@ -49,6 +49,8 @@ export function createMetrics () {
     watchDriftBacklog (read: () => Promise<number>): void {
       readDriftBacklog = read
     },
+    /** 1 while this process hears API-client notifications, so its token cache may serve. */
+    tokenCacheListening: new Gauge({ name: 'deputy_api_token_cache_listening', help: 'Whether this process hears revocations of API clients (LISTEN deputy_api_clients) and so serves resolved tokens from its cache (1), or looks every token up (0)', registers: [registry] }),
     /** The PostgreSQL pool at scrape time; no sample on PGlite (one connection, no pool). */
     databasePool: new Gauge({
       name: 'deputy_db_pool_connections',

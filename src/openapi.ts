@@ -6,6 +6,7 @@ import { stringify } from 'yaml'
 import { app, fastifyOptions } from './app.js'
 import { loadConfig } from './config.js'
 import type { Database } from './db/database.js'
+import { prismaSqlClient } from './db/sql-client.js'
 import { PrismaClient } from './generated/prisma/client.js'
 import { createLogger } from './logger.js'
 
@@ -18,7 +19,7 @@ export async function buildAppForSpec (onRoute?: (route: RouteOptions) => void):
   const config = loadConfig({ LOG_LEVEL: 'silent' })
   // Prisma connects lazily: building routes never touches this unreachable database.
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: 'postgresql://openapi@127.0.0.1:1/none' }) })
-  const database: Database = { kind: 'postgres', prisma, ping: async () => {}, migrate: async () => ({ applied: [], alreadyApplied: [] }), close: async () => {} }
+  const database: Database = { kind: 'postgres', prisma, sql: prismaSqlClient(prisma), listen: async () => ({ listening: false, close: async () => {} }), ping: async () => {}, migrate: async () => ({ applied: [], alreadyApplied: [] }), close: async () => {} }
   const fastify = Fastify(fastifyOptions(config, createLogger(config)))
   if (onRoute !== undefined) fastify.addHook('onRoute', onRoute)
   await fastify.register(app, { config, database })

@@ -1,8 +1,10 @@
 // The composition root: builds every repository and service over one Prisma client.
 import { onboardingConfig, type OnboardingConfig } from './config.js'
-import type { PrismaClient } from './db/database.js'
+import type { PrismaClient, SqlClient } from './db/database.js'
+import { prismaSqlClient } from './db/sql-client.js'
 import { createApiClientsRepository } from './modules/api-clients/api-clients.repository.js'
 import { createApiClientsService } from './modules/api-clients/api-clients.service.js'
+import type { TokenCache } from './modules/api-clients/token-cache.js'
 import { createAuditRecorder, type AuditEntry } from './modules/audit/audit.recorder.js'
 import { createAuditRepository } from './modules/audit/audit.repository.js'
 import { createAuditService } from './modules/audit/audit.service.js'
@@ -15,6 +17,7 @@ import { createConnectionsRepository } from './modules/connections/connections.r
 import { createConnectionsService } from './modules/connections/connections.service.js'
 import { createProbeBudget } from './modules/connections/probe-budget.js'
 import { createCredentialsService, type Deps as CredentialsDeps } from './modules/credentials/credentials.service.js'
+import { createIssuanceRepository } from './modules/credentials/issuance.repository.js'
 import { createExternalIdsRepository } from './modules/external-ids/external-ids.repository.js'
 import { createExternalIdsService } from './modules/external-ids/external-ids.service.js'
 import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
@@ -24,10 +27,14 @@ import { createIssuanceFreezeService } from './modules/issuance-freeze/issuance-
 import { createOnboardingService } from './modules/onboarding/onboarding.service.js'
 
 export interface ServiceOptions {
+  /** Single statements on the hot paths; default: through Prisma's raw queries (see sql-client.ts). */
+  sql?: SqlClient
   aws?: AwsAccess | undefined
   /** How often drift detection re-probes each connection (default: 6 hours). */
   driftIntervalMs?: number
   onUnauditedSession?: CredentialsDeps['onUnauditedSession']
+  /** Resolved API tokens kept in this process (app.ts makes it when API_TOKEN_CACHE_MAX_AGE_MS > 0). */
+  tokenCache?: TokenCache | undefined
   /** Told about each audit event as it is written (metrics). */
   onAuditRecorded?: (entry: AuditEntry) => void
   /** The onboarding kit's configuration (default: a role named DeputyAccess that grants nothing). */
@@ -36,6 +43,7 @@ export interface ServiceOptions {
 
 export function createServices (prisma: PrismaClient, options: ServiceOptions = {}) {
   const { aws, onUnauditedSession } = options
+  const sql = options.sql ?? prismaSqlClient(prisma)
   const audit = createAuditRecorder(options.onAuditRecorded)
   const customersRepository = createCustomersRepository()
   const externalIdsRepository = createExternalIdsRepository()
@@ -44,14 +52,14 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   const auditRepository = createAuditRepository()
   const sealRepository = createSealRepository()
   const probeBudget = createProbeBudget({ prisma, audit, auditRepository })
-  const externalIds = createExternalIdsService({ prisma, externalIdsRepository, customersRepository, connectionsRepository, audit })
+  const externalIds = createExternalIdsService({ prisma, sql, externalIdsRepository, customersRepository, connectionsRepository, audit })
   return {
     audit,
-    apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit }),
+    apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit, tokenCache: options.tokenCache }),
     customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, audit }),
     externalIds,
     connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
-    credentials: createCredentialsService({ prisma, connectionsRepository, issuanceFreezeRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
+    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
     issuanceFreeze: createIssuanceFreezeService({ prisma, issuanceFreezeRepository, audit }),
     auditRepository,
     sealRepository,

@@ -6,9 +6,11 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { defaultMigrationsDir, migrate, readMigrations, type MigrationResult } from './migrate.js'
+import { listenPglite, listenPostgres, type NotificationHandlers, type NotificationListener } from './notifications.js'
+import { poolSqlClient, prismaSqlClient, type SqlClient } from './sql-client.js'
 import { openPgSession, pgliteSession, type SqlSession } from './sql-session.js'
 
-export type { PrismaClient }
+export type { PrismaClient, SqlClient }
 
 export type DatabaseTarget =
   /** url: for queries, may be PgBouncer (transaction pooling); directUrl: PostgreSQL itself, for sessions. */
@@ -26,10 +28,14 @@ export interface PoolStats {
 export interface Database {
   kind: DatabaseTarget['kind']
   prisma: PrismaClient
+  /** Single statements on the hot paths (see sql-client.ts). */
+  sql: SqlClient
   /** The embedded instance (PGlite only): pg-boss (the webhook queue) talks to it directly. */
   pglite?: PGlite
   /** The PostgreSQL connection pool now; PGlite has one connection and no pool (undefined). */
   poolStats?: () => PoolStats
+  /** Receives the notifications of `channel` (see notifications.ts) until closed. */
+  listen(channel: string, handlers: NotificationHandlers): Promise<NotificationListener>
   /** Throws when the database cannot answer. */
   ping(): Promise<void>
   migrate(): Promise<MigrationResult>
@@ -89,6 +95,8 @@ function openPostgres ({ url, directUrl, poolSize }: Extract<DatabaseTarget, { k
   return {
     kind: 'postgres',
     prisma,
+    sql: poolSqlClient(pool),
+    async listen (channel, handlers) { return listenPostgres(directUrl, channel, handlers) },
     poolStats: () => ({ inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async ping () { await prisma.$queryRaw`SELECT 1` },
     async migrate () {
@@ -120,6 +128,8 @@ async function openPglite (dataDir: string, migrationsDir: string): Promise<Data
   return {
     kind: 'pglite',
     prisma,
+    sql: prismaSqlClient(prisma),
+    async listen (channel, handlers) { return listenPglite(pglite, channel, handlers) },
     pglite,
     async ping () { await prisma.$queryRaw`SELECT 1` },
     async migrate () { return migrate(session, await readMigrations(migrationsDir)) },

@@ -25,7 +25,8 @@ export function violatedUniqueIndex (error: unknown): string | undefined {
  * (Prisma's P2034, or the SQLSTATE 40P01 / 40001 underneath): it may simply be run again.
  */
 export function isTransactionConflict (error: unknown): boolean {
-  if ((error as { code?: unknown }).code === 'P2034') return true
+  const code = (error as { code?: unknown }).code
+  if (code === 'P2034' || code === '40P01' || code === '40001') return true
   const cause = adapterCause(error)
   if (cause?.originalCode === '40P01' || cause?.originalCode === '40001') return true
   return /deadlock detected|could not serialize access/.test(cause?.originalMessage ?? String((error as { message?: unknown }).message ?? ''))
@@ -34,4 +35,17 @@ export function isTransactionConflict (error: unknown): boolean {
 /** The database's own message inside a Prisma error (e.g. what a trigger raised). */
 export function databaseMessage (error: unknown): string {
   return adapterCause(error)?.originalMessage ?? String((error as { message?: unknown }).message ?? '')
+}
+
+/**
+ * True when `error` is a unique violation of `constraint` (an index, or a trigger raising
+ * unique_violation with that constraint name): from pg itself (single statements on the pool)
+ * or through Prisma over either adapter.
+ */
+export function isUniqueViolationOf (error: unknown, constraint: string): boolean {
+  const raw = error as { code?: unknown, constraint?: unknown }
+  if (raw.code === '23505') return raw.constraint === constraint
+  if (violatedUniqueIndex(error) === constraint) return true
+  const cause = adapterCause(error)
+  return (cause?.originalCode === '23505' || raw.code === 'P2010') && databaseMessage(error).includes(constraint)
 }

@@ -9,6 +9,7 @@ import type { CustomersRepository } from '../customers/customers.repository.js'
 import type { ApiClientsRepository, ApiClientRow } from './api-clients.repository.js'
 import type { ApiClientView, CreateApiClientInput } from './api-clients.schemas.js'
 import { isScope, UNBOUND_SCOPES, type Scope } from './scopes.js'
+import type { TokenCache } from './token-cache.js'
 import { generateToken, hashToken } from './tokens.js'
 
 export interface Deps {
@@ -16,6 +17,8 @@ export interface Deps {
   apiClientsRepository: ApiClientsRepository
   customersRepository: Pick<CustomersRepository, 'findById'>
   audit: AuditRecorder
+  /** Resolved tokens kept in this process (see token-cache.ts); none: every request looks up. */
+  tokenCache?: TokenCache | undefined
 }
 
 export type TokenCheck =
@@ -34,14 +37,20 @@ export function toApiClientView (row: ApiClientRow): ApiClientView {
 }
 
 export function createApiClientsService (deps: Deps) {
-  const { prisma, apiClientsRepository: repo, customersRepository, audit } = deps
+  const { prisma, apiClientsRepository: repo, customersRepository, audit, tokenCache } = deps
 
   return {
     async authenticate (token: string): Promise<TokenCheck> {
-      const row = await repo.findByTokenHash(prisma, hashToken(token))
+      const tokenHash = hashToken(token)
+      const cached = tokenCache?.get(tokenHash)
+      if (cached !== undefined) return { ok: true, client: cached }
+      const stamp = tokenCache?.stamp() ?? 0
+      const row = await repo.findByTokenHash(prisma, tokenHash)
       if (row === null) return { ok: false, reason: 'unknown_token', clientId: null }
       if (row.revokedAt !== null) return { ok: false, reason: 'revoked_token', clientId: row.id }
-      return { ok: true, client: { id: row.id, name: row.name, customerId: row.customerId, scopes: row.scopes.filter(isScope) } }
+      const client = { id: row.id, name: row.name, customerId: row.customerId, scopes: row.scopes.filter(isScope) }
+      tokenCache?.set(tokenHash, client, stamp)
+      return { ok: true, client }
     },
 
     async create (caller: Caller, input: CreateApiClientInput): Promise<ApiClientView & { token: string }> {
@@ -86,7 +95,7 @@ export function createApiClientsService (deps: Deps) {
      * revokes exactly one changes the row and audits it; the others return the revoked client.
      */
     async revoke (caller: Caller, id: string): Promise<ApiClientView> {
-      return prisma.$transaction(async (tx) => {
+      const view = await prisma.$transaction(async (tx) => {
         const existing = await repo.findById(tx, id)
         if (existing === null) throw notFound('API client', id)
         if (existing.revokedAt !== null) return toApiClientView(existing)
@@ -105,6 +114,9 @@ export function createApiClientsService (deps: Deps) {
         const revoked = await repo.findById(tx, id)
         return toApiClientView(revoked ?? existing)
       })
+      // This process at once; the others when the trigger's notification reaches them.
+      tokenCache?.invalidate(id)
+      return view
     },
 
     /**

@@ -2,6 +2,7 @@
 // change, so a change and its audit event commit together or not at all. The trail is also the
 // outbox of outbound webhooks: the relay (src/modules/webhooks/relay.ts) reads the notified events
 // from it once sealed, so nothing but the event is written for them here.
+import { randomUUID } from 'node:crypto'
 import type { PrismaClient } from '../../db/database.js'
 import type { Prisma } from '../../generated/prisma/client.js'
 import type { RequestMeta } from '../../lib/caller.js'
@@ -70,8 +71,44 @@ export function assertNoSecrets (details: Record<string, unknown>, secrets: read
   assertNoSecretValues(details, 'details', secrets.filter((secret) => secret.length >= 16))
 }
 
+/**
+ * An audit event ready for a single-statement write (the hot paths, see src/db/sql-client.ts):
+ * checked like record() does, its id chosen, its columns as parameters in AUDIT_COLUMNS order.
+ */
+export interface PreparedAuditEvent {
+  id: string
+  entry: AuditEntry
+  params: [id: string, occurredAt: Date, action: string, outcome: AuditOutcome, actorClientId: string | null, customerId: string | null, resourceType: string | null, resourceId: string | null, requestId: string | null, sourceIp: string | null, userAgent: string | null, details: string]
+}
+
+// occurred_at is set here, as Prisma does for @default(now()): millisecond instants, the precision
+// of the keyset cursors and of every timestamp deputy returns.
+export const AUDIT_COLUMNS = '"id", "occurred_at", "action", "outcome", "actor_client_id", "customer_id", "resource_type", "resource_id", "request_id", "source_ip", "user_agent", "details"'
+
+/** The typed placeholders of AUDIT_COLUMNS, numbered from $first. */
+export function auditPlaceholders (first: number): string {
+  const casts = ['::uuid', '::timestamptz', '', '::"audit_outcome"', '::uuid', '::uuid', '', '', '', '', '', '::jsonb']
+  return casts.map((cast, i) => `$${first + i}${cast}`).join(', ')
+}
+
 export function createAuditRecorder (onRecorded?: (entry: AuditEntry) => void) {
   return {
+    /** Checks an entry and lays out its columns; call recorded() once the statement committed. */
+    prepare (entry: AuditEntry): PreparedAuditEvent {
+      const details = entry.details ?? {}
+      assertNoSecrets(details, entry.secrets)
+      const id = entry.id ?? randomUUID()
+      return {
+        id,
+        entry,
+        params: [id, new Date(), entry.action, entry.outcome, entry.actorClientId, entry.customerId ?? null, entry.resourceType ?? null, entry.resourceId ?? null, entry.request?.requestId ?? null, entry.request?.sourceIp ?? null, entry.request?.userAgent ?? null, JSON.stringify(details)]
+      }
+    },
+    /** Reports an event written by a single statement (what record() does after its insert). */
+    recorded (event: PreparedAuditEvent): void {
+      onRecorded?.(event.entry)
+    },
+
     async record (db: Db, entry: AuditEntry) {
       const details = entry.details ?? {}
       assertNoSecrets(details, entry.secrets)

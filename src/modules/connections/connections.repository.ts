@@ -44,12 +44,6 @@ export function createConnectionsRepository () {
       return db.connection.findFirst({ where: { id, ...tenant(scope) } })
     },
     /** The connection with what issuance needs of its customer and external ID, in one query. */
-    findForIssuance (db: Db, scope: TenantScope, id: string) {
-      return db.connection.findFirst({
-        where: { id, ...tenant(scope) },
-        include: { customer: { select: { status: true } }, externalId: { select: { value: true, status: true } } }
-      })
-    },
     /**
      * Re-reads the statuses issuance depends on and takes a share lock on the connection row:
      * every change that must stop issuance (revocation, retiring the external ID, suspending or

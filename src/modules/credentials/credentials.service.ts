@@ -2,13 +2,13 @@
 // session names deputy sets, and an audit event committed before any credential leaves. If the
 // event cannot be written, the credentials are dropped (fail closed).
 import { randomUUID } from 'node:crypto'
-import type { PrismaClient } from '../../db/database.js'
+import type { PrismaClient, SqlClient } from '../../db/database.js'
 import { isTransactionConflict } from '../../db/errors.js'
 import type { StsFailure } from '../../aws/sts-gateway.js'
 import { MAX_SESSION_POLICY_CHARS } from '../../aws/sts-limits.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, badRequest, notFound } from '../../lib/errors.js'
-import { assertNoSecrets, AuditSecretError, type AuditRecorder } from '../audit/audit.recorder.js'
+import { assertNoSecrets, AuditSecretError, type AuditEntry, type AuditRecorder } from '../audit/audit.recorder.js'
 import { requireAws, type AwsAccess } from '../connections/aws-access.js'
 import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import { issuanceSessionName, sourceIdentityFor } from '../connections/session-names.js'
@@ -16,6 +16,7 @@ import type { IssuanceFreezeRepository } from '../issuance-freeze/issuance-freez
 import { issuanceFrozen } from '../issuance-freeze/issuance-freeze.service.js'
 import type { IssueCredentialsInput, IssuedCredentials, SessionPolicy } from './credentials.schemas.js'
 import type { ProbeBudget } from '../connections/probe-budget.js'
+import type { IssuanceRepository, IssuanceTarget } from './issuance.repository.js'
 import { BREAKER_CUSTOMERS, BREAKER_WINDOW_MS, createDenialCheck } from './denial-check.js'
 
 /** A session AWS issued that deputy dropped because its audit event could not be committed. */
@@ -29,7 +30,9 @@ export interface UnauditedSession {
 
 export interface Deps {
   prisma: PrismaClient
-  connectionsRepository: Pick<ConnectionsRepository, 'findForIssuance' | 'lockForIssuance' | 'setStatus' | 'countOtherCustomersFailedSince'>
+  sql: SqlClient
+  issuanceRepository: IssuanceRepository
+  connectionsRepository: Pick<ConnectionsRepository, 'lockForIssuance' | 'setStatus' | 'countOtherCustomersFailedSince'>
   issuanceFreezeRepository: Pick<IssuanceFreezeRepository, 'read'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
@@ -86,16 +89,50 @@ function stsRefusal (failure: StsFailure, connectionFailed = false): AppError {
 }
 
 export function createCredentialsService (deps: Deps) {
-  const { prisma, connectionsRepository, issuanceFreezeRepository, audit, probeBudget } = deps
+  const { prisma, sql, issuanceRepository, connectionsRepository, issuanceFreezeRepository, audit, probeBudget } = deps
   const denials = createDenialCheck()
+
+  /**
+   * Commits the credentials.issued event, failing closed. The hot path is one statement that
+   * writes it only if nothing changed since the read; otherwise (or after a deadlock was broken)
+   * a transaction re-reads the statuses under a share lock and audits the refusal, so a
+   * revocation either commits before (and the session is dropped) or waits for this event.
+   */
+  async function commitIssuance (connection: IssuanceTarget, issued: AuditEntry & { id: string }, refusal: Record<string, unknown>): Promise<{ eventId: string } | { frozen: true } | { refused: string }> {
+    const prepared = audit.prepare(issued)
+    try {
+      const eventId = await issuanceRepository.commitIssued(sql, connection.id, prepared)
+      if (eventId !== null) {
+        audit.recorded(prepared)
+        return { eventId }
+      }
+    } catch (error) {
+      if (!isTransactionConflict(error)) throw error
+    }
+    const base = { actorClientId: issued.actorClientId, request: issued.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
+    return retryOnConflict(() => prisma.$transaction(async (tx) => {
+      const now = await connectionsRepository.lockForIssuance(tx, connection.id)
+      if (now?.issuanceFrozen === true) {
+        await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'issuance_frozen', detail: 'frozen while the credentials were being issued', ...refusal } })
+        return { frozen: true as const }
+      }
+      const reason = now === null ? 'connection_not_active' : unusableReason(now.connectionStatus, now.externalIdStatus, now.customerStatus, connection)
+      if (reason !== null) {
+        await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'revoked_during_issuance', detail: reason, ...refusal } })
+        return { refused: reason }
+      }
+      const event = await audit.record(tx, issued)
+      return { eventId: event.id }
+    }))
+  }
 
   return {
     async issue (caller: Caller, connectionId: string, input: IssueCredentialsInput): Promise<IssuedCredentials> {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
       const clientRequestId = caller.request.requestId
-      // On the hot path: one query for the connection, its customer's status and its external ID.
-      const [connection, freeze] = await Promise.all([connectionsRepository.findForIssuance(prisma, scope, connectionId), issuanceFreezeRepository.read(prisma)])
+      // On the hot path: one statement reads the connection, its customer, its external ID and the freeze.
+      const { connection, freeze } = await issuanceRepository.read(sql, scope, connectionId)
       if (connection === null) {
         // A refusal like any other: audited, under the caller's own customer (if bound), so a
         // tenant probing for another tenant's ids shows up in its own trail.
@@ -193,31 +230,17 @@ export function createCredentialsService (deps: Deps) {
       denials.identityWorks()
       const { credentials, assumedRoleArn } = outcome.value
       const session = { accessKeyId: credentials.accessKeyId, expiration: credentials.expiration.toISOString(), roleArn: connection.roleArn, sessionName, stsRequestId: outcome.requestId }
-      const committed = await retryOnConflict(() => prisma.$transaction(async (tx) => {
-        // Fail closed, and race-free: the statuses are read again under a share lock in the
-        // transaction that commits the event, so a revocation either commits before (and the
-        // session is dropped) or waits until this event has committed.
-        const now = await connectionsRepository.lockForIssuance(tx, connection.id)
-        if (now?.issuanceFrozen === true) {
-          await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'issuance_frozen', detail: 'frozen while the credentials were being issued', purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId } })
-          return { frozen: true as const }
-        }
-        const reason = now === null ? 'connection_not_active' : unusableReason(now.connectionStatus, now.externalIdStatus, now.customerStatus, connection)
-        if (reason !== null) {
-          await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'revoked_during_issuance', detail: reason, purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId } })
-          return { refused: reason }
-        }
-        const event = await audit.record(tx, {
-          ...base,
-          id: issuanceId,
-          action: 'credentials.issued',
-          outcome: 'success',
-          // The fresh secrets must not appear anywhere in the event.
-          secrets: [credentials.secretAccessKey, credentials.sessionToken],
-          details: { ...requested, assumedRoleArn, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
-        })
-        return { eventId: event.id }
-      })).catch((error: unknown) => {
+      const issued = {
+        ...base,
+        id: issuanceId,
+        action: 'credentials.issued',
+        outcome: 'success' as const,
+        // The fresh secrets must not appear anywhere in the event.
+        secrets: [credentials.secretAccessKey, credentials.sessionToken],
+        details: { ...requested, assumedRoleArn, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
+      }
+      const refusal = { purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
+      const committed = await commitIssuance(connection, issued, refusal).catch((error: unknown) => {
         deps.onUnauditedSession?.(error, session)
         throw unavailableAudit()
       })

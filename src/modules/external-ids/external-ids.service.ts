@@ -1,6 +1,7 @@
 // The external-ID registry: one random, immutable ID per customer AWS account (AWS SEC03-BP09).
 import { randomUUID } from 'node:crypto'
-import type { PrismaClient } from '../../db/database.js'
+import type { PrismaClient, SqlClient } from '../../db/database.js'
+import { isUniqueViolationOf } from '../../db/errors.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, conflict, notFound } from '../../lib/errors.js'
 import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
@@ -12,6 +13,7 @@ import type { ExternalIdView, ListExternalIdsQuery } from './external-ids.schema
 
 export interface Deps {
   prisma: PrismaClient
+  sql: SqlClient
   externalIdsRepository: ExternalIdsRepository
   customersRepository: Pick<CustomersRepository, 'findById'>
   connectionsRepository: Pick<ConnectionsRepository, 'revokeLiveForExternalId' | 'lockLiveForExternalId'>
@@ -31,40 +33,71 @@ export const toExternalIdView = (row: ExternalIdRow): ExternalIdView => ({
 })
 
 export function createExternalIdsService (deps: Deps) {
-  const { prisma, externalIdsRepository: repo, customersRepository, connectionsRepository, audit } = deps
+  const { prisma, sql, externalIdsRepository: repo, customersRepository, connectionsRepository, audit } = deps
+  const notActive = (customerId: string, status: string): AppError => new AppError({ status: 409, code: 'customer_not_active', title: 'Conflict', detail: `customer ${customerId} is ${status}; external IDs are minted only for active customers` })
+  const exists = (customerId: string, awsAccountId: string, existingId: string | null): AppError => conflict('external_id_exists', `customer ${customerId} already has an active external ID for AWS account ${awsAccountId}${existingId === null ? '' : ` (${existingId})`}; retire it first to mint a new one`, { existingExternalIdId: existingId })
+
+  /**
+   * The same mint in an interactive transaction under the account's lock: taken when a
+   * concurrent mint of the same account committed during the single statement (rare), so the
+   * refusal is audited like any other.
+   */
+  async function mintUnderLock (caller: Caller, customerId: string, awsAccountId: string): Promise<ExternalIdView> {
+    const scope = tenantOf(caller.actor)
+    const outcome = await prisma.$transaction(async (tx) => {
+      const customer = await customersRepository.findById(tx, scope, customerId)
+      if (customer === null) throw notFound('customer', customerId)
+      if (customer.status !== 'active') throw notActive(customerId, customer.status)
+      // Concurrent mints for one account queue here; the database trigger checks the same rule.
+      // The database's spelling of the id: the trigger takes the same lock on the same text.
+      await repo.lockAccount(tx, customer.id, awsAccountId)
+      const [existing] = await repo.listActiveForAccount(tx, customer.id, awsAccountId)
+      const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
+      if (existing !== undefined) {
+        await audit.record(tx, {
+          ...base,
+          action: 'external_id.mint_refused',
+          outcome: 'failure',
+          ...(existing === null ? {} : { resourceId: existing.id }),
+          details: { awsAccountId, code: 'external_id_exists' }
+        })
+        return { created: undefined, existing }
+      }
+      // crypto.randomUUID is a CSPRNG-backed version 4 UUID: 122 random bits, not guessable.
+      const created = await repo.insertActive(tx, { customerId, awsAccountId, value: randomUUID() })
+      await audit.record(tx, { ...base, action: 'external_id.minted', outcome: 'success', resourceId: created.id, details: { awsAccountId, externalId: created.value } })
+      return { created }
+    })
+    if (outcome.created !== undefined) return toExternalIdView(outcome.created)
+    throw exists(customerId, awsAccountId, outcome.existing?.id ?? null)
+  }
 
   return {
+    /** One statement: see ExternalIdsRepository.mintInOneStatement. */
     async mint (caller: Caller, customerId: string, awsAccountId: string): Promise<ExternalIdView> {
       const scope = tenantOf(caller.actor)
-      const outcome = await prisma.$transaction(async (tx) => {
-        const customer = await customersRepository.findById(tx, scope, customerId)
-        if (customer === null) throw notFound('customer', customerId)
-        if (customer.status !== 'active') {
-          throw new AppError({ status: 409, code: 'customer_not_active', title: 'Conflict', detail: `customer ${customerId} is ${customer.status}; external IDs are minted only for active customers` })
-        }
-        // Concurrent mints for one account queue here; the database trigger checks the same rule.
-        // The database's spelling of the id: the trigger takes the same lock on the same text.
-        await repo.lockAccount(tx, customer.id, awsAccountId)
-        const [existing] = await repo.listActiveForAccount(tx, customer.id, awsAccountId)
-        const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
-        if (existing !== undefined) {
-          await audit.record(tx, {
-            ...base,
-            action: 'external_id.mint_refused',
-            outcome: 'failure',
-            ...(existing === null ? {} : { resourceId: existing.id }),
-            details: { awsAccountId, code: 'external_id_exists' }
-          })
-          return { created: undefined, existing }
-        }
-        // crypto.randomUUID is a CSPRNG-backed version 4 UUID: 122 random bits, not guessable.
-        const created = await repo.insertActive(tx, { customerId, awsAccountId, value: randomUUID() })
-        await audit.record(tx, { ...base, action: 'external_id.minted', outcome: 'success', resourceId: created.id, details: { awsAccountId, externalId: created.value } })
-        return { created }
-      })
-      if (outcome.created !== undefined) return toExternalIdView(outcome.created)
-      const existingId = outcome.existing?.id ?? null
-      throw conflict('external_id_exists', `customer ${customerId} already has an active external ID for AWS account ${awsAccountId}${existingId === null ? '' : ` (${existingId})`}; retire it first to mint a new one`, { existingExternalIdId: existingId })
+      if (scope.customerId !== null && scope.customerId !== customerId) throw notFound('customer', customerId)
+      // crypto.randomUUID is a CSPRNG-backed version 4 UUID: 122 random bits, not guessable.
+      const id = randomUUID()
+      const value = randomUUID()
+      const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
+      const minted = audit.prepare({ ...base, action: 'external_id.minted', outcome: 'success', resourceId: id, details: { awsAccountId, externalId: value } })
+      const refused = audit.prepare({ ...base, action: 'external_id.mint_refused', outcome: 'failure', details: { awsAccountId, code: 'external_id_exists' } })
+      let result: Awaited<ReturnType<typeof repo.mintInOneStatement>>
+      try {
+        result = await repo.mintInOneStatement(sql, { customerId, awsAccountId, id, value, minted, refused })
+      } catch (error) {
+        if (!isUniqueViolationOf(error, 'external_ids_one_active_per_account')) throw error
+        return mintUnderLock(caller, customerId, awsAccountId)
+      }
+      if (result.customerStatus === null) throw notFound('customer', customerId)
+      if (result.customerStatus !== 'active') throw notActive(customerId, result.customerStatus)
+      if (result.created !== null) {
+        audit.recorded(minted)
+        return toExternalIdView(result.created)
+      }
+      audit.recorded(refused)
+      throw exists(customerId, awsAccountId, result.existingId)
     },
 
     /**

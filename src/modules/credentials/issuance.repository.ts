@@ -1,0 +1,102 @@
+// The two statements of an issuance's hot path (bench/RESULTS.md): the read before AWS is asked,
+// and the commit of the credentials.issued event after. Each is one round trip; what they do not
+// settle (a refusal to audit, a lock conflict) is left to the transactional path in the service.
+import type { SqlClient } from '../../db/sql-client.js'
+import type { TenantScope } from '../../lib/caller.js'
+import { AUDIT_COLUMNS, auditPlaceholders, type PreparedAuditEvent } from '../audit/audit.recorder.js'
+
+/** What issuance needs of a connection, its customer and its external ID. */
+export interface IssuanceTarget {
+  id: string
+  customerId: string
+  externalIdId: string
+  roleArn: string
+  status: string
+  customer: { status: string }
+  externalId: { value: string, status: string }
+}
+
+export interface IssuanceRead {
+  /** null: no such connection within the caller's tenant. */
+  connection: IssuanceTarget | null
+  freeze: { frozen: boolean, reason: string | null }
+}
+
+interface ReadRow extends Record<string, unknown> {
+  id: string | null
+  customerId: string
+  externalIdId: string
+  roleArn: string
+  status: string
+  customerStatus: string
+  externalIdValue: string
+  externalIdStatus: string
+  frozen: boolean
+  freezeReason: string | null
+}
+
+// The freeze row always exists (a migration inserts it), so the statement returns one row.
+const READ_SQL = `
+SELECT c."id"::text AS "id", c."customer_id"::text AS "customerId", c."external_id_id"::text AS "externalIdId",
+       c."role_arn" AS "roleArn", c."status"::text AS "status", cu."status"::text AS "customerStatus",
+       e."value"::text AS "externalIdValue", e."status"::text AS "externalIdStatus",
+       f."frozen" AS "frozen", f."reason" AS "freezeReason"
+  FROM "issuance_freeze" f
+  LEFT JOIN "connections" c ON c."id" = $1::uuid AND ($2::uuid IS NULL OR c."customer_id" = $2::uuid)
+  LEFT JOIN "customers" cu ON cu."id" = c."customer_id"
+  LEFT JOIN "external_ids" e ON e."id" = c."external_id_id"
+ WHERE f."id"`
+
+// Share-locks the connection, its external ID, its customer and the freeze row, in that order
+// (the order revocation, retirement, suspension and the freeze lock them in), and writes the
+// event only if all are still usable. A statement that waited for one of these locks re-reads
+// every locked row at its newest version (READ COMMITTED's recheck), so a change that committed
+// first is seen, and one that comes later waits for this event to commit.
+const COMMIT_SQL = `
+WITH state AS (
+  SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus",
+         cu."status"::text AS "customerStatus", f."frozen"
+    FROM "connections" c, "external_ids" e, "customers" cu, "issuance_freeze" f
+   WHERE c."id" = $1::uuid AND e."id" = c."external_id_id" AND cu."id" = c."customer_id" AND f."id"
+     FOR SHARE OF c, e, cu, f
+), issued AS (
+  INSERT INTO "audit_events" (${AUDIT_COLUMNS})
+  SELECT ${auditPlaceholders(2)} FROM state
+   WHERE "connectionStatus" = 'active' AND "externalIdStatus" = 'active' AND "customerStatus" = 'active' AND NOT "frozen"
+  RETURNING "id"
+)
+SELECT (SELECT "id"::text FROM issued) AS "eventId"`
+
+export function createIssuanceRepository () {
+  return {
+    async read (sql: SqlClient, scope: TenantScope, connectionId: string): Promise<IssuanceRead> {
+      const [row] = await sql.query<ReadRow>(READ_SQL, [connectionId, scope.customerId])
+      if (row === undefined) throw new Error('the issuance_freeze row is missing')
+      const freeze = { frozen: row.frozen, reason: row.freezeReason }
+      if (row.id === null) return { connection: null, freeze }
+      return {
+        connection: {
+          id: row.id,
+          customerId: row.customerId,
+          externalIdId: row.externalIdId,
+          roleArn: row.roleArn,
+          status: row.status,
+          customer: { status: row.customerStatus },
+          externalId: { value: row.externalIdValue, status: row.externalIdStatus }
+        },
+        freeze
+      }
+    },
+
+    /**
+     * Commits the credentials.issued event if the connection can still issue: its id, or null
+     * when something changed (the caller then decides under a transaction, and audits why).
+     */
+    async commitIssued (sql: SqlClient, connectionId: string, event: PreparedAuditEvent): Promise<string | null> {
+      const [row] = await sql.query<{ eventId: string | null }>(COMMIT_SQL, [connectionId, ...event.params])
+      return row?.eventId ?? null
+    }
+  }
+}
+
+export type IssuanceRepository = ReturnType<typeof createIssuanceRepository>
