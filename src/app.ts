@@ -1,8 +1,6 @@
 // The application as a Fastify plugin: external plugins, then deputy's plugins, then routes.
 // server.ts and the tests both register it on a Fastify built with fastifyOptions().
-import { Ajv } from 'ajv'
-import ajvFormats from 'ajv-formats'
-import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify'
+import type { FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
@@ -23,6 +21,7 @@ import idempotency from './plugins/idempotency.js'
 import rateLimit, { createAuthThrottle } from './plugins/rate-limit.js'
 import refusalAudit from './plugins/refusal-audit.js'
 import requestContext, { genReqId } from './plugins/request-context.js'
+import { lazySerializerFactory, validatorCompiler } from './plugins/schema-compilers.js'
 import swagger from './plugins/swagger.js'
 import textInput from './plugins/text-input.js'
 import { createJobs } from './jobs.js'
@@ -50,6 +49,8 @@ declare module 'fastify' {
   }
 }
 
+export { validatorCompiler }
+
 export const BODY_LIMIT_BYTES = 64 * 1024
 
 /**
@@ -70,26 +71,9 @@ export function fastifyOptions (config: Pick<Config, 'trustProxy'>, logger: Logg
     requestIdHeader: false,
     trustProxy: trustProxyOption(config.trustProxy),
     return503OnClosing: true,
-    frameworkErrors
+    frameworkErrors,
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } }
   }
-}
-
-/**
- * Two validators: query strings, params and headers arrive as text and are coerced to their
- * schema types; JSON bodies are taken exactly as sent (coercion would, for instance, turn a
- * one-element list in an IAM policy into a string). Both report every problem at once and treat
- * unknown fields as errors rather than dropping them.
- */
-export function validatorCompiler (): FastifySchemaCompiler<unknown> {
-  const options = { removeAdditional: false, allErrors: true, useDefaults: true, strict: false } as const
-  // ajv-formats is CommonJS: its function is the default export's `default`.
-  const addFormats = ajvFormats.default
-  // ajv-formats' "uuid" also accepts a "urn:uuid:" prefix, which PostgreSQL does not: ids are
-  // the 36-character form only.
-  const withFormats = (ajv: Ajv): Ajv => addFormats(ajv).addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
-  const text = withFormats(new Ajv({ ...options, coerceTypes: 'array' }))
-  const json = withFormats(new Ajv({ ...options, coerceTypes: false }))
-  return ({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema as object)
 }
 
 export interface AppOptions {

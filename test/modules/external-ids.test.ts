@@ -155,5 +155,10 @@ t.test('external IDs', async (t) => {
     const winner = responses.find((r) => r.statusCode === 201)?.json().id
     for (const r of responses.filter((r) => r.statusCode === 409)) t.equal(r.json().existingExternalIdId, winner)
     t.equal(await database.prisma.externalId.count({ where: { customerId: acme.id, awsAccountId: account, status: 'active' } }), 1)
+    // Every answer has its event, including the mints that raced past the single statement's
+    // snapshot and were decided again under the account's lock.
+    const events = await database.prisma.auditEvent.findMany({ where: { customerId: acme.id, action: { in: ['external_id.minted', 'external_id.mint_refused'] }, details: { path: ['awsAccountId'], equals: account } } })
+    t.equal(events.filter((e) => e.action === 'external_id.minted').length, 1)
+    t.same(events.filter((e) => e.action === 'external_id.mint_refused').map((e) => e.resourceId), Array(49).fill(winner), 'one mint_refused per 409, naming the winner')
   })
 })

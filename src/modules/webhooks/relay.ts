@@ -9,7 +9,7 @@
 // the sealed horizon is what makes a cursor on seq safe: seq values commit out of order, and the
 // sealer seals only the prefix of events that have committed or never will (see sealer.ts), so an
 // event that commits late is still ahead of the cursor when it does.
-import { fromPrisma, type JobInsert, type PgBoss } from 'pg-boss'
+import type { JobInsert, PgBoss } from 'pg-boss'
 import type { WebhookEndpoint } from '../../config.js'
 import type { PrismaClient } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
@@ -77,6 +77,8 @@ export function createWebhookRelay (deps: RelayDeps) {
       }
       let deliveries = 0
       for (const [queue, list] of jobs) {
+        // Loaded on first use: a deputy without webhooks never loads pg-boss (start-up time).
+        const { fromPrisma } = await import('pg-boss')
         await boss.insert(queue, list, { db: fromPrisma(tx) })
         deliveries += list.length
       }

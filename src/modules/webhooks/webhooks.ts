@@ -3,7 +3,7 @@
 // nothing of pg-boss runs. Nothing here is on a request's path: requests write audit events only,
 // so deputy starts, serves, freezes and revokes whether pg-boss runs or not. pg-boss is started by
 // the relay job (src/jobs.ts), and started again later, with backoff, when it cannot start.
-import { fromPglite, PgBoss, type ConstructorOptions, type Db, type JobResult, type JobWithMetadata, type QueueOptions } from 'pg-boss'
+import type { ConstructorOptions, Db, JobResult, JobWithMetadata, PgBoss, QueueOptions } from 'pg-boss'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebhooksConfig } from '../../config.js'
 import { openPgPool, type Database, type DatabaseTarget, type PgPool } from '../../db/database.js'
@@ -72,7 +72,9 @@ export function createWebhooks (deps: WebhooksDeps): Webhooks | undefined {
     deadLetter: DEAD_LETTER_QUEUE
   }
 
-  function newBoss (): PgBoss {
+  async function newBoss (): Promise<PgBoss> {
+    // Loaded here, not at start-up: a deputy without WEBHOOK_ENDPOINTS never pays for pg-boss.
+    const { fromPglite, PgBoss } = await import('pg-boss')
     const common: ConstructorOptions = { schedule: false, registerInstance: false, supervise: true }
     let options: ConstructorOptions
     if (pool !== undefined) {
@@ -89,7 +91,7 @@ export function createWebhooks (deps: WebhooksDeps): Webhooks | undefined {
 
   /** pg-boss (it creates or migrates its schema), the queues with this replica's settings, the workers. */
   async function startBoss (): Promise<PgBoss> {
-    const boss = newBoss()
+    const boss = await newBoss()
     try {
       await boss.start()
       await boss.createQueue(DEAD_LETTER_QUEUE, { retentionSeconds: DEAD_LETTER_RETENTION_SECONDS })
