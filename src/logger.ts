@@ -16,9 +16,10 @@ export const REDACTED_PATHS = [
 ]
 
 /**
- * Logs go to stdout without blocking the event loop: writes are handed to the OS asynchronously
- * (no batching, so every line is out as soon as the loop lets go), and pino flushes what is left
- * synchronously when the process exits, crash included.
+ * Logs go to stdout without blocking the event loop: lines are written asynchronously (those
+ * logged while a write is in flight go out together with the next), and pino flushes what is
+ * left when the process exits, an uncaught error included. The price: lines still buffered are
+ * lost if the process is killed outright (SIGKILL, out of memory).
  */
 export function createLogger (config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   const options = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }

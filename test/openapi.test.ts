@@ -11,6 +11,8 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { buildAppForSpec, buildOpenApiYaml } from '../src/openapi.js'
 import { requiredScopeOf } from '../src/plugins/auth.js'
+import { validatorCompiler } from '../src/plugins/schema-compilers.js'
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import { ADMIN_TOKEN, buildTestApp, call } from './helpers/app.js'
 import { createApiClient } from './helpers/fixtures.js'
 import { OpenApiValidator, openApiValidator, type ObservedResponse } from './helpers/openapi-validator.js'
@@ -230,4 +232,28 @@ t.test('every route answers the cross-cutting statuses it documents, as it docum
       t.equal(await send(limited.app, token), 429, `${name} over the rate limit`)
     }
   }
+})
+
+t.test('every route\'s validators and serializers compile (deputy compiles them on first use)', async (t) => {
+  const routes: RouteOptions[] = []
+  const app = await buildAppForSpec((route) => { routes.push(route) })
+  t.teardown(() => app.close())
+  const validators = validatorCompiler()
+  const serializers = SerializerSelector()(app.getSchemas() as Parameters<ReturnType<typeof SerializerSelector>>[0], {})
+  let compiled = 0
+  for (const route of routes) {
+    const schema = (route.schema ?? {}) as Record<string, unknown> & { response?: Record<string, unknown> }
+    const method = [route.method].flat()[0] ?? 'GET'
+    for (const httpPart of ['body', 'querystring', 'params', 'headers']) {
+      if (schema[httpPart] === undefined) continue
+      const validate = validators({ schema: schema[httpPart] as object, method, url: route.url, httpPart }) as (data: unknown) => boolean
+      t.doesNotThrow(() => validate({}), `${method} ${route.url} ${httpPart}`)
+      compiled++
+    }
+    for (const [httpStatus, response] of Object.entries(schema.response ?? {})) {
+      t.doesNotThrow(() => serializers({ schema: response as object, method, url: route.url, httpStatus }), `${method} ${route.url} ${httpStatus}`)
+      compiled++
+    }
+  }
+  t.ok(compiled > 100, `${compiled} schemas compiled`)
 })

@@ -54,7 +54,7 @@ export function listenPostgres (url: string, channel: string, handlers: Notifica
     retry()
   }
   async function connect (): Promise<void> {
-    const session = new pg.Client({ connectionString: url, application_name: `deputy-listen-${name}`, keepAlive: true })
+    const session = new pg.Client({ connectionString: url, application_name: `deputy-listen-${name}`, keepAlive: true, keepAliveInitialDelayMillis: 10_000 })
     client = session
     session.on('error', (error) => { lost(session, error) })
     session.on('end', () => { lost(session) })

@@ -6,14 +6,19 @@ import ajvFormats from 'ajv-formats'
 import type { FastifySchemaCompiler, FastifySchemaValidationError, FastifyServerOptions } from 'fastify'
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 
-type Validate = ((data: unknown) => boolean) & { errors?: FastifySchemaValidationError[] | null }
+type Validate = ((data: unknown, context?: unknown) => boolean) & { errors?: FastifySchemaValidationError[] | null }
 
-/** A validator that compiles on first call and reports its errors the way ajv's do. */
+/**
+ * A validator that compiles on first call and reports its errors the way ajv's do. (Fastify
+ * passes ajv's validators a context to replace a scalar root; deputy's roots are objects, but
+ * the context is passed through all the same.) test/openapi.test.ts compiles every route's
+ * schemas, so a broken one fails the tests rather than its route's first request.
+ */
 function lazyValidator (compile: () => Validate): Validate {
   let compiled: Validate | undefined
-  const validate: Validate = (data) => {
+  const validate: Validate = (data, context) => {
     compiled ??= compile()
-    const valid = compiled(data)
+    const valid = compiled(data, context)
     validate.errors = compiled.errors
     return valid
   }

@@ -5,7 +5,7 @@ import t from 'tap'
 import pg from 'pg'
 import { createTokenCache } from '../../src/modules/api-clients/token-cache.js'
 import { ADMIN_TOKEN } from '../helpers/app.js'
-import { createTestDatabase } from '../helpers/postgres.js'
+import { ADMIN_URL, createTestDatabase } from '../helpers/postgres.js'
 import { parseMetrics } from '../helpers/prometheus.js'
 import { spawnDeputy, waitForReady, type Deputy } from '../helpers/process.js'
 
@@ -119,5 +119,20 @@ t.test('two replicas', async (t) => {
     })
     t.equal((await request(b, 'GET', '/v1/customers', token)).status, 401, 'the cache was emptied when the notifications were lost')
     t.ok(replicas[1]?.output().includes('not hearing API-client revocations'), 'the outage was logged')
+  })
+
+  t.test('a listener that hears nothing (LISTEN on another database) never lets the cache serve', async (t) => {
+    // Connects and LISTENs fine, but revocations (and its own heartbeats) happen elsewhere.
+    const deaf = spawnDeputy(['serve'], { ...env, DATABASE_DIRECT_URL: ADMIN_URL })
+    replicas.push(deaf)
+    const c = await waitForReady(deaf)
+    const { id, token } = await newToken('deaf')
+    t.equal((await request(c, 'GET', '/v1/customers', token)).status, 200)
+    await new Promise((resolve) => setTimeout(resolve, 3500))
+    t.equal(await listening(c), 0, 'the heartbeat never came back: the cache is off')
+    await db.query('ALTER TABLE "api_clients" DISABLE TRIGGER "api_clients_notify"')
+    await db.query('UPDATE "api_clients" SET "revoked_at" = now() WHERE "id" = $1', [id])
+    await db.query('ALTER TABLE "api_clients" ENABLE TRIGGER "api_clients_notify"')
+    t.equal((await request(c, 'GET', '/v1/customers', token)).status, 401, 'every token is looked up')
   })
 })

@@ -48,10 +48,13 @@ SELECT c."id"::text AS "id", c."customer_id"::text AS "customerId", c."external_
  WHERE f."id"`
 
 // Share-locks the connection, its external ID, its customer and the freeze row, in that order
-// (the order revocation, retirement, suspension and the freeze lock them in), and writes the
-// event only if all are still usable. A statement that waited for one of these locks re-reads
-// every locked row at its newest version (READ COMMITTED's recheck), so a change that committed
-// first is seen, and one that comes later waits for this event to commit.
+// (revocation, retirement, suspension and offboarding lock connection rows first), and writes the
+// event only if all are still usable. An offboarding or retirement that also revokes a connection
+// registered while it waited can deadlock with it; PostgreSQL aborts one, and this statement's
+// abort sends the issuance to the audited transaction, which decides again. A statement that
+// waited for one of these locks re-reads every locked row at its newest version (READ
+// COMMITTED's recheck), so a change that committed first is seen, and one that comes later
+// waits for this event to commit.
 const COMMIT_SQL = `
 WITH state AS (
   SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus",

@@ -15,7 +15,7 @@ export interface Deps {
   prisma: PrismaClient
   sql: SqlClient
   externalIdsRepository: ExternalIdsRepository
-  customersRepository: Pick<CustomersRepository, 'findById'>
+  customersRepository: Pick<CustomersRepository, 'findById' | 'lockStatus'>
   connectionsRepository: Pick<ConnectionsRepository, 'revokeLiveForExternalId' | 'lockLiveForExternalId'>
   audit: AuditRecorder
 }
@@ -45,13 +45,15 @@ export function createExternalIdsService (deps: Deps) {
   async function mintUnderLock (caller: Caller, customerId: string, awsAccountId: string): Promise<ExternalIdView> {
     const scope = tenantOf(caller.actor)
     const outcome = await prisma.$transaction(async (tx) => {
-      const customer = await customersRepository.findById(tx, scope, customerId)
-      if (customer === null) throw notFound('customer', customerId)
-      if (customer.status !== 'active') throw notActive(customerId, customer.status)
+      // Share-locked like the single statement's: an offboarding either committed or waits.
+      const status = scope.customerId === null || scope.customerId === customerId ? await customersRepository.lockStatus(tx, customerId) : null
+      if (status === null) throw notFound('customer', customerId)
+      if (status !== 'active') throw notActive(customerId, status)
       // Concurrent mints for one account queue here; the database trigger checks the same rule.
-      // The database's spelling of the id: the trigger takes the same lock on the same text.
-      await repo.lockAccount(tx, customer.id, awsAccountId)
-      const [existing] = await repo.listActiveForAccount(tx, customer.id, awsAccountId)
+      // The database's spelling of the id (lowercase): the trigger takes the same lock on the same text.
+      const canonicalId = customerId.toLowerCase()
+      await repo.lockAccount(tx, canonicalId, awsAccountId)
+      const [existing] = await repo.listActiveForAccount(tx, canonicalId, awsAccountId)
       const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'external_id' }
       if (existing !== undefined) {
         await audit.record(tx, {
