@@ -19,6 +19,21 @@ export interface BenchConfig {
   issueConcurrency: number
   /** How many times deputy is started from nothing (goal 4); the slowest counts. */
   coldStarts: number
+  /** Audit events seeded for goal 3 (5 million is the goal's size). */
+  auditEvents: number
+  /** Customers the seeded events are spread over. */
+  auditCustomers: number
+  /** Measured requests per audit query shape, one at a time. */
+  auditRequests: number
+  /** How deep the cursor walks of goal 3 go (pages of 50). */
+  auditPages: number
+  /** Page 1 and the deepest page are each timed this many times, interleaved. */
+  auditRepeats: number
+  /** Also issue at issueConcurrency across two deputies in the scale-out phase (BENCH_SCALE_ISSUANCE=1). */
+  scaleIssuance: boolean
+  /** Leave out goal 3 (BENCH_SKIP_AUDIT=1) or the scale-out phase (BENCH_SKIP_SCALE_OUT=1). */
+  skipAudit: boolean
+  skipScaleOut: boolean
   /** Database pool size of deputy and of the floor server alike. */
   poolSize: number
   /** deputy's LOG_LEVEL during the run (its default, info, unless told otherwise). */
@@ -42,6 +57,8 @@ function number (env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value
 }
 
+const flag = (env: NodeJS.ProcessEnv, name: string): boolean => env[name] === '1' || env[name] === 'true'
+
 export function loadBenchConfig (env: NodeJS.ProcessEnv = process.env): BenchConfig {
   const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
   const results = env.BENCH_RESULTS_FILE
@@ -54,9 +71,17 @@ export function loadBenchConfig (env: NodeJS.ProcessEnv = process.env): BenchCon
     issueRequests: Math.round(number(env, 'BENCH_ISSUE_REQUESTS', 1000, 10)),
     issueConcurrency: Math.round(number(env, 'BENCH_ISSUE_CONCURRENCY', 64, 1)),
     coldStarts: Math.round(number(env, 'BENCH_COLD_STARTS', 3, 1)),
+    auditEvents: Math.round(number(env, 'BENCH_AUDIT_EVENTS', 5_000_000, 1000)),
+    auditCustomers: Math.round(number(env, 'BENCH_AUDIT_CUSTOMERS', 1000, 1)),
+    auditRequests: Math.round(number(env, 'BENCH_AUDIT_REQUESTS', 200, 10)),
+    auditPages: Math.round(number(env, 'BENCH_AUDIT_PAGES', 1000, 2)),
+    auditRepeats: Math.round(number(env, 'BENCH_AUDIT_REPEATS', 100, 5)),
+    scaleIssuance: flag(env, 'BENCH_SCALE_ISSUANCE'),
+    skipAudit: flag(env, 'BENCH_SKIP_AUDIT'),
+    skipScaleOut: flag(env, 'BENCH_SKIP_SCALE_OUT'),
     poolSize: Math.round(number(env, 'BENCH_POOL_SIZE', 10, 1)),
     deputyLogLevel: env.BENCH_DEPUTY_LOG_LEVEL !== undefined && env.BENCH_DEPUTY_LOG_LEVEL !== '' ? env.BENCH_DEPUTY_LOG_LEVEL : 'info',
-    skipBuild: env.BENCH_SKIP_BUILD === '1' || env.BENCH_SKIP_BUILD === 'true',
+    skipBuild: flag(env, 'BENCH_SKIP_BUILD'),
     setupSql: env.BENCH_SETUP_SQL !== undefined && env.BENCH_SETUP_SQL.trim() !== '' ? env.BENCH_SETUP_SQL : undefined,
     resultsFile: results === 'none' ? undefined : results !== undefined && results !== '' ? results : `${root}/bench/RESULTS.md`
   }

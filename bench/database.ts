@@ -2,6 +2,7 @@
 // deputy itself, checked in SQL after each phase, dropped at the end.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { runToEnd } from './processes.js'
 
 export interface BenchDatabase {
   name: string
@@ -99,4 +100,17 @@ export async function checkIssuance (db: BenchDatabase, connectionId: string, an
   if (check.distinctSessions !== check.issued) check.problems.push(`${check.issued - check.distinctSessions} session names issued twice`)
   if (check.refused !== 0) check.problems.push(`${check.refused} credential requests refused or failed`)
   return check
+}
+
+/** A fresh bench database migrated by `deputy migrate` (dist/ must be built); the time it took. */
+export async function createMigratedDatabase (options: { adminUrl: string, root: string, env: Record<string, string>, setupSql: string | undefined }): Promise<{ db: BenchDatabase, migrateMs: number }> {
+  const db = await createBenchDatabase(options.adminUrl)
+  try {
+    const migrateMs = await runToEnd('deputy migrate', process.execPath, ['bin/deputy.js', 'migrate'], { ...options.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' }, options.root)
+    if (options.setupSql !== undefined) await db.query(options.setupSql)
+    return { db, migrateMs }
+  } catch (error) {
+    await db.drop()
+    throw error
+  }
 }

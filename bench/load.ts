@@ -14,8 +14,10 @@ export interface LoadOptions {
   requests?: number
   /** Sends request number `i`; resolves true when the answer is the expected one. */
   send: (i: number) => Promise<Outcome>
-  /** The process answering (deputy, the floor, the emulator): its CPU is measured with PostgreSQL's and ours. */
-  serverPid?: number
+  /** The process(es) answering (deputy, the floor, the emulator): their CPU is measured with PostgreSQL's and ours. */
+  serverPid?: number | number[]
+  /** The databases the phase works in: other databases' PostgreSQL backends are not counted. */
+  databases?: readonly string[]
 }
 
 export interface Outcome {
@@ -41,6 +43,7 @@ export interface LoadResult {
   rps: number
   p50: number
   p90: number
+  p95: number
   p99: number
   max: number
   /** CPU used during the phase, when the server's pid was given. */
@@ -60,7 +63,7 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
   const errorSamples: string[] = []
   let ok = 0
   let next = 0
-  const meter = options.serverPid === undefined ? undefined : startCpuMeter(options.serverPid)
+  const meter = options.serverPid === undefined ? undefined : startCpuMeter(options.serverPid, options.databases)
   const started = performance.now()
   const deadline = options.durationMs === undefined ? Number.POSITIVE_INFINITY : started + options.durationMs
   const limit = options.requests ?? Number.POSITIVE_INFINITY
@@ -97,6 +100,7 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
     rps: Math.round(ok / elapsedS),
     p50: round(percentile(sorted, 0.5)),
     p90: round(percentile(sorted, 0.9)),
+    p95: round(percentile(sorted, 0.95)),
     p99: round(percentile(sorted, 0.99)),
     max: round(sorted[sorted.length - 1] ?? Number.NaN),
     ...(meter === undefined ? {} : { cpu: meter(elapsedS) })

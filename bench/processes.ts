@@ -108,14 +108,29 @@ export function cpuSecondsOf (pid: number): number {
   return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'))
 }
 
-/** CPU seconds of each PostgreSQL process on this machine so far (backends, WAL writer, ...). */
-function postgresCpuSeconds (): Map<string, number> {
+/** The database a PostgreSQL process works for, from its title; undefined for the shared ones. */
+function databaseOf (title: string): string | undefined {
+  // "postgres: 15/main: <user> <database> <host(port)> <state>", "...: autovacuum worker <database>"
+  return /: \S+ (\S+) (?:\S+\(\d+\)|\[local\])/.exec(title)?.[1] ?? /autovacuum worker (\S+)/.exec(title)?.[1]
+}
+
+/**
+ * CPU seconds of each PostgreSQL process on this machine so far (backends, WAL writer, ...).
+ * With `databases`, a backend counts only when it serves one of them: on a shared server,
+ * other databases' work is not the benchmark's.
+ */
+function postgresCpuSeconds (databases?: readonly string[]): Map<string, number> {
   const seconds = new Map<string, number>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (stat.includes(' (postgres) ')) seconds.set(entry, statCpuSeconds(stat))
+      if (!stat.includes(' (postgres) ')) continue
+      if (databases !== undefined) {
+        const database = databaseOf(readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '))
+        if (database !== undefined && !databases.includes(database)) continue
+      }
+      seconds.set(entry, statCpuSeconds(stat))
     } catch {
       // The process ended meanwhile.
     }
@@ -125,26 +140,31 @@ function postgresCpuSeconds (): Map<string, number> {
 
 /** Where the machine's CPU went during a phase, in % of one core. */
 export interface CpuShare {
-  /** The server under test (deputy, the floor server, or the STS emulator for direct calls). */
+  /** The server(s) under test (deputy, the floor server, or the STS emulator for direct calls). */
   server: number
   postgres: number
   /** This process: the load generator (and, for direct calls, the SDK). */
   loadGenerator: number
 }
 
-/** Starts counting; the returned function stops and gives the shares over `elapsedS`. */
-export function startCpuMeter (serverPid: number): (elapsedS: number) => CpuShare {
-  const server = cpuSecondsOf(serverPid)
-  const postgres = postgresCpuSeconds()
+/**
+ * Starts counting; the returned function stops and gives the shares over `elapsedS`. PostgreSQL
+ * counts only for `databases` (and its shared processes) when they are named.
+ */
+export function startCpuMeter (serverPids: number | number[], databases?: readonly string[]): (elapsedS: number) => CpuShare {
+  const pids = Array.isArray(serverPids) ? serverPids : [serverPids]
+  const serverSeconds = (): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0)
+  const server = serverSeconds()
+  const postgres = postgresCpuSeconds(databases)
   const own = process.cpuUsage()
   return (elapsedS) => {
     const used = process.cpuUsage(own)
     const pct = (seconds: number): number => Math.round(seconds / elapsedS * 100)
     return {
-      server: pct(cpuSecondsOf(serverPid) - server),
+      server: pct(serverSeconds() - server),
       // Per process: a backend that started meanwhile counts from zero; one that ended is lost
       // (pools keep their connections through a phase, so that is little).
-      postgres: pct([...postgresCpuSeconds()].reduce((sum, [pid, now]) => sum + now - (postgres.get(pid) ?? 0), 0)),
+      postgres: pct([...postgresCpuSeconds(databases)].reduce((sum, [pid, now]) => sum + now - (postgres.get(pid) ?? 0), 0)),
       loadGenerator: pct((used.user + used.system) / 1e6)
     }
   }

@@ -7,9 +7,13 @@ import type { BenchConfig } from './config.js'
 import type { MintCheck } from './database.js'
 import type { LoadResult } from './load.js'
 import type { Memory } from './processes.js'
+import { auditGoalRows, renderAuditSection } from './report-audit.js'
+import { renderScaleOutSection, scaleOutRow } from './report-scale.js'
+import type { AuditGoalResult } from './scenarios/audit-goal.js'
 import type { ColdStartResult } from './scenarios/cold-start.js'
 import type { IssuanceResult } from './scenarios/issuance.js'
 import type { MintRun } from './scenarios/mint.js'
+import type { ScaleOutResult } from './scenarios/scale-out.js'
 
 export interface BenchReport {
   startedAt: Date
@@ -24,11 +28,14 @@ export interface BenchReport {
   memory: { afterMint: Memory, afterIssuance: Memory, floorAfterMint: Memory }
   mint: { floor: MintRun, deputy: MintRun }
   issuance: IssuanceResult
+  /** Undefined when skipped (BENCH_SKIP_SCALE_OUT, BENCH_SKIP_AUDIT). */
+  scaleOut: ScaleOutResult | undefined
+  audit: AuditGoalResult | undefined
 }
 
-type Verdict = 'met' | 'missed' | 'reported' | 'not measured yet'
+export type Verdict = 'met' | 'missed' | 'reported' | 'not measured yet'
 
-interface GoalRow { goal: string, target: string, measured: string, verdict: Verdict }
+export interface GoalRow { goal: string, target: string, measured: string, verdict: Verdict }
 
 const BEGIN = '<!-- bench:begin (written by `npm run bench`, bench/report.ts; edit outside these markers) -->'
 const END = '<!-- bench:end -->'
@@ -86,12 +93,7 @@ export function goals (r: BenchReport): GoalRow[] {
       measured: `${many.deputy.rps}/s vs ${many.direct.rps}/s: **${issueRatio.toFixed(2)}×**`,
       verdict: issueRatio >= 0.6 ? 'met' : 'missed'
     },
-    {
-      goal: '3. Audit queries over 5 million events',
-      target: 'p95 ≤ 20 ms; page 1,000 as fast as page 1; EXPLAIN',
-      measured: 'no COPY-seeded scenario in bench/ yet',
-      verdict: 'not measured yet'
-    },
+    ...auditGoalRows(r.audit, c),
     {
       goal: '4. Cold start to ready',
       target: '≤ 1 s, migrated PostgreSQL',
@@ -104,12 +106,7 @@ export function goals (r: BenchReport): GoalRow[] {
       measured: `idle ${r.coldStart.idle.rssMiB} MiB; after mints ${r.memory.afterMint.rssMiB} MiB; after issuance ${r.memory.afterIssuance.rssMiB} MiB; peak ${r.memory.afterIssuance.peakMiB} MiB`,
       verdict: 'reported'
     },
-    {
-      goal: 'Scale-out',
-      target: '1 vs 2 replicas; shared rate limits; PgBouncer; capacity model',
-      measured: 'not in bench/ yet',
-      verdict: 'not measured yet'
-    },
+    scaleOutRow(r.scaleOut),
     {
       goal: 'Reliability',
       target: 'PostgreSQL restart, STS faults, soak, overload (`npm run test:reliability`)',
@@ -147,7 +144,9 @@ export function renderGenerated (r: BenchReport): string {
     '',
     `- Machine: ${machine()}. Load generator, deputy, the floor server, the STS emulator and PostgreSQL all share it (loopback).`,
     `- Node ${process.version}; ${r.postgres}, default settings. 1-minute load average before the run: ${r.loadBefore.toFixed(2)}.`,
-    `- Settings: BENCH_SECONDS=${c.seconds} per phase after ${c.warmupSeconds} s of warm-up, mints at c=${c.mintConcurrency}, issuance ${c.issueRequests} requests at c=1 and c=${c.issueConcurrency}, ${c.coldStarts} cold starts; database pool ${c.poolSize} for deputy and the floor alike; deputy at LOG_LEVEL=${c.deputyLogLevel}, compiled (\`node bin/deputy.js serve\`).`,
+    `- Settings: BENCH_SECONDS=${c.seconds} per phase after ${c.warmupSeconds} s of warm-up, mints at c=${c.mintConcurrency}, issuance ${c.issueRequests} requests at c=1 and c=${c.issueConcurrency}, ${c.coldStarts} cold starts; database pool ${c.poolSize} for deputy and the floor alike; deputy at LOG_LEVEL=${c.deputyLogLevel}, compiled (\`node bin/deputy.js serve\`).` +
+      ` Goal 3: BENCH_AUDIT_EVENTS=${c.auditEvents} over ${c.auditCustomers} customers, ${c.auditRequests} requests per query shape, page ${c.auditPages} against page 1 (${c.auditRepeats} times each).` +
+      ` Scale-out: 1 and 2 deputy processes${c.scaleIssuance ? ', issuance across both too' : ''}.`,
     ...(c.setupSql === undefined ? [] : [`- **Not the schema as migrated**: BENCH_SETUP_SQL ran after the migrations: \`${c.setupSql}\`.`]),
     `- Fresh databases \`deputy_bench_*\` (deputy's, and the floor's) migrated by \`deputy migrate\` in ${Math.round(r.migrateMs)} ms${r.buildMs === undefined ? '' : `; \`tsc -p tsconfig.build.json\` took ${(r.buildMs / 1000).toFixed(1)} s`}.`,
     '',
@@ -164,14 +163,18 @@ export function renderGenerated (r: BenchReport): string {
     'Latencies are measured by the load generator (request sent to answer read). CPU is user +',
     'system time during the measured phase in % of one core (the machine has ' + String(cpus().length * 100) + ' %): the server',
     'under test (the STS emulator for direct SDK calls; deputy\'s own STS calls land on the emulator',
-    'too, which is not counted in its column), every PostgreSQL process, and the load generator.',
+    'too, which is not counted in its column), PostgreSQL (the backends of the bench\'s own databases and',
+    'the server\'s shared processes; other databases\' backends on a shared server are left out), and the',
+    'load generator.',
     '',
     '### Checked in SQL after the load',
     '',
     `- deputy's mints: ${deputy.check.rows} rows, ${deputy.check.distinctValues} distinct values, ${deputy.check.auditEvents} \`external_id.minted\` events, ${deputy.check.withoutAudit} rows without one.`,
     `- The floor's mints: ${floor.check.rows} rows, ${floor.check.distinctValues} distinct values, ${floor.check.auditEvents} \`external_id.minted\` events, ${floor.check.withoutAudit} rows without one.`,
     `- Issuance: ${r.issuance.check.issued} \`credentials.issued\` events for as many answers 201, ${r.issuance.check.distinctSessions} distinct session names, ${r.issuance.check.refused} refusals.`,
-    `- Memory of the floor server after its mints: ${r.memory.floorAfterMint.rssMiB} MiB RSS.`
+    `- Memory of the floor server after its mints: ${r.memory.floorAfterMint.rssMiB} MiB RSS.`,
+    ...(r.scaleOut === undefined ? [] : ['', renderScaleOutSection(r.scaleOut, r.mint.floor.result, c, r.loadBefore)]),
+    ...(r.audit === undefined ? [] : ['', renderAuditSection(r.audit)])
   ].join('\n')
 }
 

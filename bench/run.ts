@@ -3,44 +3,33 @@
 //   goal 4: cold starts of `node bin/deputy.js serve` to /readyz 200 (the last one stays up),
 //   goal 1: mints through deputy and through the floor server at the same concurrency,
 //   goal 2: issuance through deputy against the same AssumeRole sent straight with the SDK,
+//   scale-out: mints with 1 and 2 deputy processes, round trips per operation, pgbench of a mint,
+//   goal 3: audit queries over a COPY-seeded trail (a database of its own), with EXPLAIN,
 // checks the database after each load phase, prints the tables, rewrites bench/RESULTS.md, and
-// stops everything and drops the database. Exits 1 when any phase saw an error or a duplicate.
+// stops everything and drops the databases. Exits 1 when any phase saw an error or a duplicate.
 // Knobs: bench/config.ts (BENCH_SECONDS and friends).
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { createCustomer, json } from './api.js'
 import { loadBenchConfig } from './config.js'
-import { createBenchDatabase, postgresVersion, type BenchDatabase } from './database.js'
-import { baseEnv, freePort, memoryOf, runToEnd, startChild, stopChild, waitReady, type Child } from './processes.js'
+import { createMigratedDatabase, postgresVersion } from './database.js'
+import { deputyEnv } from './deputy.js'
+import { baseEnv, freePort, memoryOf, runToEnd, startChild, stopChild, waitReady } from './processes.js'
 import { printReport, writeResults, type BenchReport } from './report.js'
+import { runAuditGoal } from './scenarios/audit-goal.js'
 import { measureColdStarts } from './scenarios/cold-start.js'
 import { runIssuancePhase, VENDOR_ARN } from './scenarios/issuance.js'
 import { runMintPhase } from './scenarios/mint.js'
+import { runScaleOut } from './scenarios/scale-out.js'
+import { createBenchSession } from './session.js'
 
 const config = loadBenchConfig()
 const startedAt = new Date()
 const loadBefore = loadavg()[0] ?? 0
 const t0 = performance.now()
-const logDir = mkdtempSync(join(tmpdir(), 'deputy-bench-'))
-const children: Child[] = []
-const databases: BenchDatabase[] = []
-const say = (message: string): void => { process.stderr.write(`bench: ${message}\n`) }
-
-async function cleanUp (): Promise<void> {
-  await Promise.all(children.map((child) => stopChild(child)))
-  for (const db of databases.splice(0)) {
-    await db.drop()
-    say(`dropped database ${db.name}`)
-  }
-}
-
-// Ctrl-C: stop the servers and drop the database before leaving.
-process.once('SIGINT', () => {
-  say('interrupted; cleaning up')
-  cleanUp().finally(() => process.exit(130))
-})
+const session = createBenchSession()
+const { say, logDir } = session
 
 async function main (): Promise<BenchReport> {
   say(`logs of the servers under ${logDir}`)
@@ -54,50 +43,29 @@ async function main (): Promise<BenchReport> {
   const postgres = await postgresVersion(config.adminUrl)
   // deputy's database, and one for the floor server with the same migrations: each starts its
   // mints on an empty external_ids table (a mint's cost grows with it, see RESULTS.md).
-  const createMigrated = async (): Promise<{ db: BenchDatabase, migrateMs: number }> => {
-    const db = await createBenchDatabase(config.adminUrl)
-    databases.push(db)
-    say(`created database ${db.name}`)
-    const migrateMs = await runToEnd('deputy migrate', process.execPath, ['bin/deputy.js', 'migrate'], { ...env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' }, config.root)
-    if (config.setupSql !== undefined) await db.query(config.setupSql)
-    return { db, migrateMs }
+  const createMigrated = async () => {
+    const made = await createMigratedDatabase({ adminUrl: config.adminUrl, root: config.root, env, setupSql: config.setupSql })
+    session.database(made.db)
+    return made
   }
   const { db, migrateMs } = await createMigrated()
   const { db: floorDb } = await createMigrated()
 
   const stsPort = await freePort()
-  const emulator = startChild('sts-emulator', ['--import', 'tsx', 'bench/support/emulator.ts'], { ...env, PORT: String(stsPort) }, join(logDir, 'sts-emulator.log'), config.root)
-  children.push(emulator)
+  const emulator = session.child(startChild('sts-emulator', ['--import', 'tsx', 'bench/support/emulator.ts'], { ...env, PORT: String(stsPort) }, join(logDir, 'sts-emulator.log'), config.root))
   const stsUrl = `http://127.0.0.1:${stsPort}`
   await waitReady(emulator, `${stsUrl}/_emulator/calls`, performance.now())
   const vendorKeys = await json<{ accessKeyId: string, secretAccessKey: string }>(`${stsUrl}/_emulator/users`, { body: { arn: VENDOR_ARN } })
 
   const adminToken = `dpt_bench-${randomBytes(24).toString('base64url')}`
+  const aws = { vendorArn: VENDOR_ARN, stsUrl, keys: vendorKeys }
   say(`goal 4: ${config.coldStarts} cold starts of deputy`)
-  const cold = await measureColdStarts({
-    root: config.root,
-    logDir,
-    starts: config.coldStarts,
-    env: {
-      ...env,
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: String(config.poolSize),
-      LOG_LEVEL: config.deputyLogLevel,
-      DEPUTY_BOOTSTRAP_ADMIN_TOKEN: adminToken,
-      RATE_LIMIT_MAX: '1000000',
-      VENDOR_PRINCIPAL_ARN: VENDOR_ARN,
-      AWS_ENDPOINT_URL_STS: stsUrl,
-      AWS_ACCESS_KEY_ID: vendorKeys.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: vendorKeys.secretAccessKey,
-      AWS_REGION: 'us-east-1'
-    }
-  })
-  children.push(cold.deputy)
+  const cold = await measureColdStarts({ root: config.root, logDir, starts: config.coldStarts, env: deputyEnv(env, config, db.url, adminToken, aws) })
+  session.child(cold.deputy)
   say(`cold starts ${cold.runsMs.join(', ')} ms; idle RSS ${cold.idle.rssMiB} MiB`)
 
   const floorPort = await freePort()
-  const floor = startChild('floor', ['--import', 'tsx', 'bench/floor-server.ts'], { ...env, DATABASE_URL: floorDb.url, DATABASE_POOL_SIZE: String(config.poolSize), PORT: String(floorPort) }, join(logDir, 'floor.log'), config.root)
-  children.push(floor)
+  const floor = session.child(startChild('floor', ['--import', 'tsx', 'bench/floor-server.ts'], { ...env, DATABASE_URL: floorDb.url, DATABASE_POOL_SIZE: String(config.poolSize), PORT: String(floorPort) }, join(logDir, 'floor.log'), config.root))
   const floorUrl = `http://127.0.0.1:${floorPort}`
   await waitReady(floor, `${floorUrl}/readyz`, performance.now())
 
@@ -136,6 +104,16 @@ async function main (): Promise<BenchReport> {
     db
   })
   const afterIssuance = memoryOf(cold.deputy.pid)
+  await session.drop(floorDb)
+
+  const scaleOut = config.skipScaleOut
+    ? undefined
+    : await runScaleOut({ config, session, env, db, adminToken, deputy: { child: cold.deputy, url: cold.url }, aws, issuance: issuance.setup })
+  // Goal 3 last, with nothing else running: its database is large, and only deputy on it is measured.
+  await stopChild(cold.deputy)
+  await stopChild(emulator)
+  await session.drop(db)
+  const audit = config.skipAudit ? undefined : await runAuditGoal({ config, session, env, adminToken })
 
   return {
     startedAt,
@@ -148,7 +126,9 @@ async function main (): Promise<BenchReport> {
     coldStart: { runsMs: cold.runsMs, startServerMs: cold.startServerMs, slowestMs: cold.slowestMs, medianMs: cold.medianMs, idle: cold.idle },
     memory: { afterMint, afterIssuance, floorAfterMint },
     mint: { floor: floorRun, deputy: deputyRun },
-    issuance
+    issuance,
+    scaleOut,
+    audit
   }
 }
 
@@ -163,13 +143,23 @@ function failures (r: BenchReport): string[] {
     for (const problem of run.check.problems) found.push(`mint via ${run.target}, in SQL: ${problem}`)
   }
   for (const problem of r.issuance.check.problems) found.push(`issuance, in SQL: ${problem}`)
+  if (r.scaleOut !== undefined) {
+    for (const result of [r.scaleOut.mint.one, r.scaleOut.mint.two, ...(r.scaleOut.issuance === undefined ? [] : [r.scaleOut.issuance.two])]) {
+      if (result.errors > 0) found.push(`${result.label}: ${result.errors} errors (${JSON.stringify(result.answers)}): ${result.errorSamples.join(' | ')}`)
+    }
+    for (const problem of r.scaleOut.mint.check.problems) found.push(`scale-out mints, in SQL: ${problem}`)
+  }
+  if (r.audit?.integrity?.ok === false) found.push(`goal 3: deputy's integrity check failed on the seeded trail (${r.audit.integrity.reason ?? '?'})`)
+  for (const shape of r.audit?.queries.shapes ?? []) {
+    if (shape.result.errors > 0) found.push(`${shape.result.label}: ${shape.result.errors} errors: ${shape.result.errorSamples.join(' | ')}`)
+  }
   return found
 }
 
 let exitCode = 0
 try {
   const report = await main()
-  await cleanUp()
+  await session.cleanUp()
   report.durationS = (performance.now() - t0) / 1000
   printReport(report)
   const found = failures(report)
@@ -185,6 +175,6 @@ try {
   exitCode = 1
   say(`FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
   say(`server logs: ${logDir}`)
-  await cleanUp().catch((cleanupError: unknown) => say(`cleaning up failed too: ${String(cleanupError)}`))
+  await session.cleanUp().catch((cleanupError: unknown) => say(`cleaning up failed too: ${String(cleanupError)}`))
 }
 process.exit(exitCode)

@@ -20,6 +20,8 @@ export interface IssuanceResult {
   oneAtATime: { direct: LoadResult, deputy: LoadResult }
   concurrent: { direct: LoadResult, deputy: LoadResult }
   check: IssuanceCheck
+  /** What later phases need to issue on the same connection. */
+  setup: { connectionId: string, workerToken: string }
 }
 
 export async function runIssuancePhase (options: {
@@ -101,15 +103,16 @@ export async function runIssuancePhase (options: {
       await clearCalls()
     }
     const [deputyPid, emulatorPid] = [options.deputyPid, options.emulatorPid]
-    const oneDirect = counted(await runLoad({ label: 'AssumeRole direct, c=1', concurrency: 1, requests: options.requests, send: direct, serverPid: emulatorPid }), 'direct')
-    const oneDeputy = counted(await runLoad({ label: 'issuance via deputy, c=1', concurrency: 1, requests: options.requests, send: viaDeputy, serverPid: deputyPid }), 'deputy')
+    const databases = [options.db.name]
+    const oneDirect = counted(await runLoad({ label: 'AssumeRole direct, c=1', concurrency: 1, requests: options.requests, send: direct, serverPid: emulatorPid, databases }), 'direct')
+    const oneDeputy = counted(await runLoad({ label: 'issuance via deputy, c=1', concurrency: 1, requests: options.requests, send: viaDeputy, serverPid: deputyPid, databases }), 'deputy')
     await clearCalls()
-    const manyDirect = counted(await runLoad({ label: `AssumeRole direct, c=${options.concurrency}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send: direct, serverPid: emulatorPid }), 'direct')
+    const manyDirect = counted(await runLoad({ label: `AssumeRole direct, c=${options.concurrency}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send: direct, serverPid: emulatorPid, databases }), 'direct')
     await clearCalls()
-    const manyDeputy = counted(await runLoad({ label: `issuance via deputy, c=${options.concurrency}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send: viaDeputy, serverPid: deputyPid }), 'deputy')
+    const manyDeputy = counted(await runLoad({ label: `issuance via deputy, c=${options.concurrency}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send: viaDeputy, serverPid: deputyPid, databases }), 'deputy')
     await clearCalls()
     const check = await checkIssuance(options.db, connection.id, deputy201)
-    return { oneAtATime: { direct: oneDirect, deputy: oneDeputy }, concurrent: { direct: manyDirect, deputy: manyDeputy }, check }
+    return { oneAtATime: { direct: oneDirect, deputy: oneDeputy }, concurrent: { direct: manyDirect, deputy: manyDeputy }, check, setup: { connectionId: connection.id, workerToken: worker.token } }
   } finally {
     deputyClient.close()
     sts.destroy()

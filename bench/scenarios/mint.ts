@@ -40,7 +40,7 @@ export async function runMintPhase (options: {
       answered201 += warm.ok
       if (warm.errors > 0) throw new Error(`mint warm-up against ${target.name}: ${warm.errors} errors: ${warm.errorSamples.join(' | ')}`)
     }
-    const result = await runLoad({ label: `mint via ${target.name}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send, serverPid: target.pid })
+    const result = await runLoad({ label: `mint via ${target.name}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send, serverPid: target.pid, databases: [target.db.name] })
     client.close()
     answered201 += result.answers['201'] ?? 0
     const check = await checkMints(target.db, target.customerId, answered201)
