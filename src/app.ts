@@ -18,12 +18,13 @@ import { issuanceFreezeRoutes } from './modules/issuance-freeze/issuance-freeze.
 import auth from './plugins/auth.js'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.js'
 import idempotency from './plugins/idempotency.js'
-import rateLimit, { createAuthThrottle } from './plugins/rate-limit.js'
+import rateLimit, { createRateLimits } from './plugins/rate-limit.js'
 import refusalAudit from './plugins/refusal-audit.js'
 import requestContext, { genReqId } from './plugins/request-context.js'
 import { lazySerializerFactory, validatorCompiler } from './plugins/schema-compilers.js'
 import swagger from './plugins/swagger.js'
 import textInput from './plugins/text-input.js'
+import loadShedding from './plugins/under-pressure.js'
 import { createJobs } from './jobs.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -165,12 +166,15 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   fastify.setValidatorCompiler(validatorCompiler())
   await fastify.register(errorHandler)
   await fastify.register(requestContext)
+  // First of the onRequest hooks: a shed request costs no rate-limit count, token lookup or query.
+  await fastify.register(loadShedding, { config: config.overload, metrics })
   await fastify.register(textInput)
   await fastify.register(swagger)
   await fastify.register(metricsPlugin, { metrics })
-  const throttle = createAuthThrottle({ max: config.rateLimit.authFailureMax, windowMs: config.rateLimit.authFailureWindowMs, prisma: database.prisma, audit: services.audit, log: fastify.log })
-  await fastify.register(rateLimit, { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs, throttle })
-  await fastify.register(auth, { prisma: database.prisma, apiClients: services.apiClients, audit: services.audit, throttle })
+  // In memory, or shared by every replica through Redis (REDIS_URL).
+  const limits = await createRateLimits({ settings: config.rateLimit, prisma: database.prisma, audit: services.audit, log: fastify.log })
+  await fastify.register(rateLimit, { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs, limits })
+  await fastify.register(auth, { prisma: database.prisma, apiClients: services.apiClients, audit: services.audit, throttle: limits.throttle })
   await fastify.register(idempotency, { idempotency: services.idempotency })
   await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 

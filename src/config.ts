@@ -17,6 +17,16 @@ export interface RateLimitConfig {
   /** Failed authentications allowed per address in each auth-failure window; then 429 auth_throttled. */
   authFailureMax: number
   authFailureWindowMs: number
+  /** REDIS_URL set: both limits are shared by every replica through this Redis; unset: in memory. */
+  redis: SharedLimitsRedis | undefined
+}
+
+/** Where replicas share their rate-limit and auth-throttle counters. */
+export interface SharedLimitsRedis {
+  /** redis:// or rediss:// (may carry a password: never logged or echoed). */
+  url: string
+  /** Prefix of every key deputy writes, so several deployments (or test runs) can share a Redis. */
+  keyPrefix: string
 }
 
 /**
@@ -115,6 +125,7 @@ export interface Config {
    */
   apiTokenCacheMaxAgeMs: number
   drift: DriftConfig
+  overload: OverloadConfig
   webhooks: WebhooksConfig
   onboarding: OnboardingConfig
 }
@@ -134,6 +145,26 @@ export interface OnboardingConfig {
   region: string
   /** What the vendor should know about this configuration; logged at start and sent with each kit. */
   warnings: string[]
+}
+
+/**
+ * Load shedding (src/plugins/under-pressure.ts): past any limit, new requests are refused with
+ * 503 overloaded and Retry-After (past a sampled one, until a sample is under it again). 0 turns
+ * a limit off.
+ */
+export interface OverloadConfig {
+  /** Requests answered at once (health and metrics aside) past which new ones are shed. */
+  maxInFlight: number
+  /** Mean event-loop delay over a sample past which requests are shed; 0: off. */
+  maxEventLoopDelayMs: number
+  /** Event-loop utilization (0-1) over a sample past which requests are shed; 0: off. */
+  maxEventLoopUtilization: number
+  maxHeapUsedBytes: number
+  maxRssBytes: number
+  /** How often the process measures itself (the length of a sample). */
+  sampleIntervalMs: number
+  /** Retry-After of a shed request. */
+  retryAfterSeconds: number
 }
 
 /** Drift detection: the scheduler that re-runs the confused-deputy probe on every connection. */
@@ -216,6 +247,28 @@ function directUrl (env: Env, url: string): string {
     throw new ConfigError('DATABASE_DIRECT_URL', `must start with postgresql://, got ${parsed.protocol}//`)
   }
   return direct
+}
+
+/** REDIS_URL and REDIS_KEY_PREFIX. Messages never repeat the URL: it may hold a password. */
+function sharedLimitsRedis (env: Env): SharedLimitsRedis | undefined {
+  const url = env.REDIS_URL
+  const prefix = env.REDIS_KEY_PREFIX
+  if (url === undefined || url === '') {
+    if (prefix !== undefined && prefix !== '') throw new ConfigError('REDIS_KEY_PREFIX', 'is set but REDIS_URL is not: without REDIS_URL the limits are per replica, not shared; set REDIS_URL or unset REDIS_KEY_PREFIX')
+    return undefined
+  }
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {}
+  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL with a host (redis://[:password@]host:port[/db]); the value is not shown, it may hold a password')
+  }
+  const keyPrefix = prefix === undefined || prefix === '' ? 'deputy:' : prefix
+  if (!/^[A-Za-z0-9_.:{}-]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', `must be 1-64 letters, digits and _.:{}- (got "${keyPrefix.slice(0, 80)}")`)
+  }
+  return { url, keyPrefix }
 }
 
 function bootstrapToken (env: Env): string | undefined {
@@ -383,6 +436,22 @@ function stsSettings (env: Env, vendorPrincipalArn: string, region: string, prop
   }
 }
 
+/** OVERLOAD_*: the load-shedding limits (see OverloadConfig). */
+function overloadConfig (env: Env): OverloadConfig {
+  const percent = integer(env, 'OVERLOAD_MAX_EVENT_LOOP_UTILIZATION_PERCENT', 0, 0, 100)
+  return {
+    maxInFlight: integer(env, 'OVERLOAD_MAX_IN_FLIGHT', 512, 0, 1_000_000),
+    // Off by default: one stall (a route's schemas compiled on first use, a major GC) reads as
+    // a lagging loop to a per-sample mean; under real overload it is the queue that grows.
+    maxEventLoopDelayMs: integer(env, 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 0, 0, 60_000),
+    maxEventLoopUtilization: percent / 100,
+    maxHeapUsedBytes: integer(env, 'OVERLOAD_MAX_HEAP_USED_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    maxRssBytes: integer(env, 'OVERLOAD_MAX_RSS_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    sampleIntervalMs: integer(env, 'OVERLOAD_SAMPLE_INTERVAL_MS', 500, 10, 60_000),
+    retryAfterSeconds: integer(env, 'OVERLOAD_RETRY_AFTER_SECONDS', 2, 1, 3600)
+  }
+}
+
 /** The sandbox's emulated vendor identity (an IAM user: the emulator issues it access keys). */
 export const SANDBOX_VENDOR_PRINCIPAL_ARN = 'arn:aws:iam::111122223333:user/deputy-sandbox'
 /** The emulated customer account the sandbox suggests (any other 12-digit account works too). */
@@ -501,7 +570,8 @@ export function loadConfig (env: Env = process.env): Config {
       max: integer(env, 'RATE_LIMIT_MAX', 600, 1, 1_000_000),
       windowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
       authFailureMax: integer(env, 'AUTH_FAILURE_LIMIT_MAX', 30, 1, 1_000_000),
-      authFailureWindowMs: integer(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000, 3_600_000)
+      authFailureWindowMs: integer(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000, 3_600_000),
+      redis: sharedLimitsRedis(env)
     },
     trustProxy: trustProxy(env),
     aws: awsConfig(env),
@@ -513,6 +583,7 @@ export function loadConfig (env: Env = process.env): Config {
       stsCallsPerMinute: integer(env, 'DRIFT_STS_CALLS_PER_MINUTE', 60, 4, 100_000),
       tickMs: integer(env, 'DRIFT_TICK_MS', 15_000, 0, 3_600_000)
     },
+    overload: overloadConfig(env),
     webhooks: webhooksConfig(env),
     onboarding: onboardingConfig(env)
   }

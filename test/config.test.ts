@@ -10,13 +10,64 @@ t.test('defaults: embedded PGlite in ./.data, port 3000, migrations on start', a
   t.match((config.database as { dataDir: string }).dataDir, /\.data$/)
   t.equal(config.migrateOnStart, true)
   t.equal(config.bootstrapAdminToken, undefined)
-  t.same(config.rateLimit, { max: 600, windowMs: 60_000, authFailureMax: 30, authFailureWindowMs: 60_000 })
+  t.same(config.rateLimit, { max: 600, windowMs: 60_000, authFailureMax: 30, authFailureWindowMs: 60_000, redis: undefined })
+  t.equal(config.rateLimit.redis, undefined, 'no REDIS_URL: the limits are counted in each process')
   t.equal(config.trustProxy, false)
 })
 
 t.test('rate limits and the auth-failure throttle are configurable', async (t) => {
   const config = loadConfig({ RATE_LIMIT_MAX: '100', RATE_LIMIT_WINDOW_MS: '1000', AUTH_FAILURE_LIMIT_MAX: '5', AUTH_FAILURE_WINDOW_MS: '300000' })
-  t.same(config.rateLimit, { max: 100, windowMs: 1000, authFailureMax: 5, authFailureWindowMs: 300_000 })
+  t.same(config.rateLimit, { max: 100, windowMs: 1000, authFailureMax: 5, authFailureWindowMs: 300_000, redis: undefined })
+})
+
+t.test('REDIS_URL shares the limits through Redis; a bad value is refused without showing it (it may hold a password)', async (t) => {
+  t.same(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).rateLimit.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'deputy:' })
+  t.same(loadConfig({ REDIS_URL: 'rediss://:s3cret@cache.internal:6380/2', REDIS_KEY_PREFIX: 'deputy-prod:' }).rateLimit.redis, { url: 'rediss://:s3cret@cache.internal:6380/2', keyPrefix: 'deputy-prod:' })
+  t.equal(loadConfig({ REDIS_URL: '' }).rateLimit.redis, undefined, 'empty is unset')
+  for (const url of ['http://:s3cret@cache:6379', 'redis//:s3cret@cache', 'cache.internal:6379', 'redis://:s3cret@']) {
+    try {
+      loadConfig({ REDIS_URL: url })
+      t.fail(`REDIS_URL=${url} accepted`)
+    } catch (error) {
+      t.match(error, { name: 'ConfigError', variable: 'REDIS_URL', message: /must be a redis:\/\/ or rediss:\/\/ URL/ }, url)
+      t.notOk((error as Error).message.includes('s3cret'), 'the message does not repeat the password')
+    }
+  }
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1', REDIS_KEY_PREFIX: 'has space' }), { name: 'ConfigError', variable: 'REDIS_KEY_PREFIX', message: /1-64 letters/ })
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1', REDIS_KEY_PREFIX: 'x'.repeat(65) }), { name: 'ConfigError', variable: 'REDIS_KEY_PREFIX' }, 'longer than 64')
+  t.throws(() => loadConfig({ REDIS_KEY_PREFIX: 'deputy:' }), { name: 'ConfigError', variable: 'REDIS_KEY_PREFIX', message: /REDIS_URL is not/ }, 'a prefix without REDIS_URL: the operator expects shared limits and would not get them')
+})
+
+t.test('OVERLOAD_*: load-shedding limits, defaulted, validated, 0 turns one off', async (t) => {
+  t.same(loadConfig({}).overload, { maxInFlight: 512, maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, sampleIntervalMs: 500, retryAfterSeconds: 2 })
+  t.same(loadConfig({
+    OVERLOAD_MAX_IN_FLIGHT: '0',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '250',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION_PERCENT: '98',
+    OVERLOAD_MAX_HEAP_USED_BYTES: '1073741824',
+    OVERLOAD_MAX_RSS_BYTES: '2147483648',
+    OVERLOAD_SAMPLE_INTERVAL_MS: '1000',
+    OVERLOAD_RETRY_AFTER_SECONDS: '10'
+  }).overload, { maxInFlight: 0, maxEventLoopDelayMs: 250, maxEventLoopUtilization: 0.98, maxHeapUsedBytes: 1_073_741_824, maxRssBytes: 2_147_483_648, sampleIntervalMs: 1000, retryAfterSeconds: 10 })
+  const refused: Array<[string, string, RegExp]> = [
+    ['OVERLOAD_MAX_IN_FLIGHT', 'lots', /whole number/],
+    ['OVERLOAD_MAX_EVENT_LOOP_UTILIZATION_PERCENT', '0.98', /whole number/],
+    ['OVERLOAD_MAX_EVENT_LOOP_UTILIZATION_PERCENT', '101', /between 0 and 100/],
+    ['OVERLOAD_SAMPLE_INTERVAL_MS', '5', /between 10 and 60000/],
+    ['OVERLOAD_RETRY_AFTER_SECONDS', '0', /between 1 and 3600/]
+  ]
+  for (const [variable, value, message] of refused) {
+    t.throws(() => loadConfig({ [variable]: value }), { name: 'ConfigError', variable, message }, `${variable}=${value}`)
+  }
+})
+
+t.test('DATABASE_DIRECT_URL: PostgreSQL itself for sessions; defaults to DATABASE_URL', async (t) => {
+  const pooled = 'postgresql://deputy@pgbouncer:6432/deputy'
+  const direct = 'postgresql://deputy@postgres:5432/deputy'
+  t.match(loadConfig({ DATABASE_URL: pooled }).database, { kind: 'postgres', url: pooled, directUrl: pooled })
+  t.match(loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: direct }).database, { kind: 'postgres', url: pooled, directUrl: direct })
+  t.throws(() => loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: 'mysql://x@y/z' }), { variable: 'DATABASE_DIRECT_URL', message: /postgresql:\/\// })
+  t.throws(() => loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: 'not a url' }), { variable: 'DATABASE_DIRECT_URL', message: /not a URL/ })
 })
 
 t.test('TRUST_PROXY: a hop count or proxy addresses; true (every hop) is refused', async (t) => {

@@ -1,6 +1,7 @@
 // deputy's only door to AWS: AssumeRole and GetCallerIdentity through @aws-sdk/client-sts, with a
 // timeout on every call and jittered retries of throttling and server faults within a bounded
-// time. Errors come back classified, never thrown, so callers decide what each one means.
+// time and a retry quota. Errors come back classified, never thrown, so callers decide what each
+// one means.
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleCommandInput } from '@aws-sdk/client-sts'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 
@@ -85,6 +86,15 @@ export function classifyStsError (error: unknown): StsFailure {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * The retry quota of the AWS SDK's standard retry mode, over deputy's own retries: every retry
+ * takes tokens from one bucket per process (10 after a timeout, 5 otherwise), and a success
+ * gives back what its last retry took, or 1. When STS throttles or fails everything (a storm),
+ * the bucket is empty after about a hundred retries and each call then makes one attempt, so
+ * deputy does not multiply the load on an STS that is already refusing it.
+ */
+export const RETRY_QUOTA = { capacity: 500, retryCost: 5, timeoutRetryCost: 10, successRefund: 1 } as const
+
 /** Full-jitter exponential backoff: a random wait up to min(cap, base * 2^attempt). */
 export const backoffMs = (attempt: number, baseMs = 100, capMs = 2000): number =>
   Math.random() * Math.min(capMs, baseMs * 2 ** attempt)
@@ -100,20 +110,27 @@ export function createStsGateway (settings: StsSettings) {
   }
   const client = new STSClient({ region: settings.region, maxAttempts: 1, requestHandler, ...target })
 
+  let retryTokens: number = RETRY_QUOTA.capacity
+
   async function withRetries<T> (action: 'AssumeRole' | 'GetCallerIdentity', budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
     const deadline = Date.now() + budgetMs
+    let lastRetryCost = 0
     for (let attempt = 1; ; attempt++) {
       const started = performance.now()
       try {
         const { value, requestId } = await call()
         settings.onCall?.(action, 'ok', (performance.now() - started) / 1000)
+        retryTokens = Math.min(RETRY_QUOTA.capacity, retryTokens + (lastRetryCost > 0 ? lastRetryCost : RETRY_QUOTA.successRefund))
         return { ok: true, value, requestId, attempts: attempt }
       } catch (error) {
         const failure = classifyStsError(error)
         settings.onCall?.(action, failure.code, (performance.now() - started) / 1000)
         const retryable = failure.kind === 'throttled' || failure.kind === 'unavailable'
         const wait = backoffMs(attempt)
-        if (!retryable || Date.now() + wait >= deadline) return { ok: false, failure, attempts: attempt }
+        const cost = failure.code === 'TimeoutError' ? RETRY_QUOTA.timeoutRetryCost : RETRY_QUOTA.retryCost
+        if (!retryable || Date.now() + wait >= deadline || retryTokens < cost) return { ok: false, failure, attempts: attempt }
+        retryTokens -= cost
+        lastRetryCost = cost
         await sleep(wait)
       }
     }
@@ -156,6 +173,9 @@ export function createStsGateway (settings: StsSettings) {
         }
       })
     },
+
+    /** Retries left in the quota now (RETRY_QUOTA). */
+    retryTokens: (): number => retryTokens,
 
     destroy (): void {
       client.destroy()

@@ -77,7 +77,7 @@ export default fp<AuthOptions>(async function auth (app: FastifyInstance, opts) 
 
   app.decorate('authorize', (scope: Scope): onRequestAsyncHookHandler => Object.assign(async function authorize (request: FastifyRequest) {
     const token = bearerToken(request)
-    const attempt = throttle.enter(request, token)
+    const attempt = await throttle.enter(request, token)
     let check: Awaited<ReturnType<typeof apiClients.authenticate>>
     try {
       if (token === undefined) {

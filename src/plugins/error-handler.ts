@@ -1,5 +1,6 @@
 // Turns every error into an RFC 9457 problem+json response. Validation failures list each
-// problem; unexpected errors are logged and masked as 500 with the request id.
+// problem; a database that does not answer is 503 database_unavailable with Retry-After;
+// unexpected errors are logged and masked as 500 with the request id.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../lib/errors.js'
@@ -29,6 +30,9 @@ function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: Pro
       ...problem.extensions
     })
 }
+
+/** What a 503 database_unavailable asks callers to wait; /readyz says the same. */
+export const DATABASE_RETRY_AFTER_SECONDS = '5'
 
 const FASTIFY_CODES: Record<string, Omit<Problem, 'detail'>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large', title: 'Content too large' },
@@ -70,6 +74,36 @@ function fromFastifyError (error: FastifyError): Problem | undefined {
   return undefined
 }
 
+// Prisma's codes for "the database did not answer": cannot reach it (P1001), timed out (P1002,
+// P1008), closed the connection (P1017), no pool connection in time (P2024).
+const PRISMA_UNAVAILABLE = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024'])
+// The driver adapter's own kinds for the same.
+const ADAPTER_UNAVAILABLE = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections'])
+const SOCKET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+// pg's own messages when a connection dies or cannot be made (they carry no code).
+const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/
+
+/** A PostgreSQL SQLSTATE that means "not now": connection exceptions (08), shutdown or startup (57P01-57P03), too many connections (53300). */
+const unavailableSqlState = (code: unknown): boolean =>
+  typeof code === 'string' && (/^08[0-9A-Z]{3}$/.test(code) || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300')
+
+/**
+ * True when `error` says the database did not answer (down, restarting, unreachable, out of
+ * connections), through Prisma over either adapter or from pg itself, looking through `cause`s:
+ * the request may succeed if retried, so the caller gets 503, not 500.
+ */
+export function isDatabaseUnavailable (error: unknown): boolean {
+  for (let e = error as Record<string, unknown> | undefined, depth = 0; e !== undefined && e !== null && depth < 5; e = e.cause as Record<string, unknown> | undefined, depth++) {
+    if (typeof e !== 'object') return false
+    const adapter = (e.meta as { driverAdapterError?: { cause?: { kind?: string, originalCode?: string, code?: string } } } | undefined)?.driverAdapterError?.cause
+    if (typeof e.code === 'string' && PRISMA_UNAVAILABLE.has(e.code)) return true
+    if (adapter !== undefined && (ADAPTER_UNAVAILABLE.has(adapter.kind ?? '') || unavailableSqlState(adapter.originalCode ?? adapter.code))) return true
+    if (typeof e.code === 'string' && (SOCKET_UNAVAILABLE.has(e.code) || (typeof e.severity === 'string' && unavailableSqlState(e.code)))) return true
+    if (typeof e.message === 'string' && PG_CONNECTION_LOST.test(e.message)) return true
+  }
+  return false
+}
+
 /**
  * Errors the router raises before any route (and so before the error handler and our hooks)
  * runs: a path parameter over Fastify's 100-character limit (414) or a path that is not valid
@@ -96,6 +130,17 @@ export default fp(async function errorHandler (app: FastifyInstance) {
     }
     const problem = fromFastifyError(error)
     if (problem !== undefined) return sendProblem(request, reply, problem)
+    if (isDatabaseUnavailable(error)) {
+      // Logged at warn, once per request: an outage is the operator's to see, not a bug.
+      request.log.warn({ err: error }, 'the database did not answer')
+      reply.header('retry-after', DATABASE_RETRY_AFTER_SECONDS)
+      return sendProblem(request, reply, {
+        status: 503,
+        code: 'database_unavailable',
+        title: 'Service unavailable',
+        detail: 'the database did not answer; retry later'
+      })
+    }
     request.log.error({ err: error }, 'unexpected error')
     return sendProblem(request, reply, {
       status: 500,

@@ -104,6 +104,33 @@ t.test('STS emulator', async (t) => {
     t.equal((await sts.send(new GetCallerIdentityCommand({}))).Arn, VENDOR, 'faults are spent')
   })
 
+  t.test('faults for a time (storms), on a share of calls, hung connections; bad faults refused', async (t) => {
+    t.teardown(() => emulator.clearFaults())
+    const admin = (body: unknown) => fetch(`${running.url}/_emulator/faults`, { method: 'POST', body: JSON.stringify(body) })
+    t.equal((await admin({ kind: 'throttle', action: 'AssumeRole', durationMs: 1000 })).status, 201)
+    for (let i = 0; i < 3; i++) t.match(await failure(assume({})), { name: 'Throttling' }, 'every call within the window')
+    clock = new Date(clock.getTime() + 1001)
+    t.match(await failure(assume({})), { name: 'none' }, 'none after it')
+
+    emulator.injectFault({ kind: 'server_error', probability: 0.5, count: 1000 })
+    const outcomes = await Promise.all(Array.from({ length: 40 }, async () => (await failure(sts.send(new GetCallerIdentityCommand({})))).name))
+    emulator.clearFaults()
+    t.ok(outcomes.includes('InternalFailure') && outcomes.includes('none'), `about half the calls fail (${outcomes.filter((o) => o !== 'none').length} of 40)`)
+
+    await admin({ kind: 'hang', count: 1 })
+    const hung = await fetch(running.url, { method: 'POST', body: 'Action=GetCallerIdentity&Version=2011-06-15', signal: AbortSignal.timeout(300) }).then(() => 'answered', (error: Error) => error.name)
+    t.equal(hung, 'TimeoutError', 'a hung call is never answered')
+    t.equal(emulator.calls().at(-1)?.outcome, 'hung')
+    t.equal((await sts.send(new GetCallerIdentityCommand({}))).Arn, VENDOR, 'the next call is answered')
+
+    for (const bad of [{ kind: 'meltdown', count: 1 }, { kind: 'throttle' }, { kind: 'throttle', count: -1 }, { kind: 'throttle', count: 1, probability: 2 }, { kind: 'throttle', count: 1, action: 'DeleteRole' }]) {
+      const res = await admin(bad)
+      t.equal(res.status, 400, JSON.stringify(bad))
+      t.match(await res.json(), { error: /kind|count|probability|action/ })
+    }
+    t.throws(() => emulator.injectFault({ kind: 'throttle' }), /give count, durationMs or both/)
+  })
+
   t.test('records calls, and the admin interface drives it over HTTP', async (t) => {
     await fetch(`${running.url}/_emulator/calls`, { method: 'DELETE' })
     await assume({ RoleSessionName: 'recorded', DurationSeconds: 900 })

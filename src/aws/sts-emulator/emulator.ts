@@ -48,15 +48,41 @@ export interface Role {
 }
 
 // access_denied: a spurious AccessDenied, as IAM's eventual consistency can give for a moment.
-export type FaultKind = 'throttle' | 'server_error' | 'unavailable' | 'latency' | 'drop' | 'access_denied'
+// hang: the connection is accepted and the request read, but no answer ever comes (until the
+// caller gives up or the emulator closes).
+export const FAULT_KINDS = ['throttle', 'server_error', 'unavailable', 'latency', 'drop', 'access_denied', 'hang'] as const
+export type FaultKind = typeof FAULT_KINDS[number]
 
 export interface Fault {
   kind: FaultKind
   /** Restrict to one action; all actions otherwise. */
   action?: 'AssumeRole' | 'GetCallerIdentity' | undefined
-  /** How many matching calls it affects. */
-  count: number
+  /** How many matching calls it affects; unlimited within `durationMs` when only that is given. */
+  count?: number | undefined
+  /** How long after it is injected it applies (a storm); without it, until `count` is spent. */
+  durationMs?: number | undefined
+  /** The share of matching calls it affects (0-1, default 1); a call it spares spends no use. */
+  probability?: number | undefined
   latencyMs?: number | undefined
+}
+
+interface ActiveFault extends Fault {
+  remaining: number
+  /** Epoch ms after which it no longer applies. */
+  until: number
+}
+
+/** Why a fault cannot be injected, or undefined when it can (the admin route answers 400 with it). */
+export function faultProblem (fault: unknown): string | undefined {
+  if (typeof fault !== 'object' || fault === null) return 'a fault is a JSON object'
+  const f = fault as Record<string, unknown>
+  const positive = (key: string): boolean => f[key] === undefined || (typeof f[key] === 'number' && Number.isFinite(f[key]) && f[key] > 0)
+  if (!(FAULT_KINDS as readonly unknown[]).includes(f.kind)) return `kind must be one of ${FAULT_KINDS.join(', ')}`
+  if (f.action !== undefined && f.action !== 'AssumeRole' && f.action !== 'GetCallerIdentity') return 'action must be AssumeRole or GetCallerIdentity'
+  if (!positive('count') || !positive('durationMs') || !positive('latencyMs')) return 'count, durationMs and latencyMs must be positive numbers'
+  if (f.count === undefined && f.durationMs === undefined) return 'give count, durationMs or both'
+  if (f.probability !== undefined && !(typeof f.probability === 'number' && f.probability > 0 && f.probability <= 1)) return 'probability must be in (0, 1]'
+  return undefined
 }
 
 export interface RecordedCall {
@@ -66,7 +92,7 @@ export interface RecordedCall {
   accessKeyId: string | null
   callerArn: string | null
   params: Record<string, string>
-  outcome: 'ok' | 'error' | 'dropped'
+  outcome: 'ok' | 'error' | 'dropped' | 'hung'
   errorCode?: string
 }
 
@@ -83,7 +109,7 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
   const now = options.now ?? (() => new Date())
   const principals = new Map<string, Principal>()
   const roles = new Map<string, Role>()
-  let faults: Fault[] = []
+  let faults: ActiveFault[] = []
   // Principals whose own permissions refuse sts:AssumeRole (a missing identity-policy grant or a
   // service control policy on the caller's account): every AssumeRole they make is denied.
   const identityDenials = new Set<string>()
@@ -119,15 +145,18 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
   }
 
   function injectFault (fault: Fault): void {
-    faults.push({ ...fault })
+    const problem = faultProblem(fault)
+    if (problem !== undefined) throw new Error(`invalid fault: ${problem}`)
+    faults.push({ ...fault, remaining: fault.count ?? Number.POSITIVE_INFINITY, until: fault.durationMs === undefined ? Number.POSITIVE_INFINITY : now().getTime() + fault.durationMs })
   }
 
-  /** Takes the first fault that applies to this action, spending one of its uses. */
+  /** Takes the first fault that applies to this call, spending one of its uses. */
   function takeFault (action: string): Fault | undefined {
-    const fault = faults.find((f) => f.count > 0 && (f.action === undefined || f.action === action))
+    const at = now().getTime()
+    faults = faults.filter((f) => f.remaining > 0 && at <= f.until)
+    const fault = faults.find((f) => (f.action === undefined || f.action === action) && (f.probability === undefined || Math.random() < f.probability))
     if (fault === undefined) return undefined
-    fault.count -= 1
-    faults = faults.filter((f) => f.count > 0)
+    fault.remaining -= 1
     return fault
   }
 

@@ -4,7 +4,7 @@
 // loopback by default: the admin interface has no authentication.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createStsEmulator, StsError, type Fault, type Principal, type StsEmulator } from './emulator.js'
+import { createStsEmulator, faultProblem, StsError, type Fault, type Principal, type StsEmulator } from './emulator.js'
 import { parseAmzDate, parseAuthorization, signatureMatches } from './sigv4.js'
 import { errorXml, resultXml } from './xml.js'
 
@@ -61,6 +61,11 @@ async function handleSts (emulator: StsEmulator, req: IncomingMessage, res: Serv
   try {
     const fault = emulator.takeFault(action)
     if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.latencyMs ?? 1000))
+    if (fault?.kind === 'hang') {
+      // Read, never answered: the socket stays open until the caller gives up or close() ends it.
+      emulator.record({ ...recorded, accessKeyId: null, callerArn: null, outcome: 'hung' })
+      return
+    }
     if (fault?.kind === 'drop') {
       emulator.record({ ...recorded, accessKeyId: null, callerArn: null, outcome: 'dropped' })
       req.socket.destroy()
@@ -102,9 +107,12 @@ async function handleAdmin (emulator: StsEmulator, req: IncomingMessage, res: Se
     }
     case 'DELETE /_emulator/roles':
       return json(emulator.deleteRole(url.searchParams.get('arn') ?? '') ? 200 : 404, {})
-    case 'POST /_emulator/faults':
+    case 'POST /_emulator/faults': {
+      const problem = faultProblem(body)
+      if (problem !== undefined) return json(400, { error: problem })
       emulator.injectFault(body as unknown as Fault)
       return json(201, {})
+    }
     case 'DELETE /_emulator/faults':
       emulator.clearFaults()
       return json(200, {})
