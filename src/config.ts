@@ -217,16 +217,20 @@ function databaseTarget (env: Env): DatabaseTarget {
   if (url === undefined || url === '') {
     return { kind: 'pglite', dataDir: resolve(env.DEPUTY_DATA_DIR ?? '.data') }
   }
+  return { kind: 'postgres', url: postgresUrl('DATABASE_URL', url), directUrl: directUrl(env, url), poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) }
+}
+
+function postgresUrl (name: string, url: string): string {
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgresql://user@host:port/database)')
+    throw new ConfigError(name, 'is not a URL (expected postgresql://user@host:port/database)')
   }
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new ConfigError('DATABASE_URL', `must start with postgresql://, got ${parsed.protocol}//`)
+    throw new ConfigError(name, `must start with postgresql://, got ${parsed.protocol}//`)
   }
-  return { kind: 'postgres', url, directUrl: directUrl(env, url), poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 200) }
+  return url
 }
 
 /**
@@ -236,17 +240,7 @@ function databaseTarget (env: Env): DatabaseTarget {
  */
 function directUrl (env: Env, url: string): string {
   const direct = env.DATABASE_DIRECT_URL
-  if (direct === undefined || direct === '') return url
-  let parsed: URL
-  try {
-    parsed = new URL(direct)
-  } catch {
-    throw new ConfigError('DATABASE_DIRECT_URL', 'is not a URL (expected postgresql://user@host:port/database)')
-  }
-  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new ConfigError('DATABASE_DIRECT_URL', `must start with postgresql://, got ${parsed.protocol}//`)
-  }
-  return direct
+  return direct === undefined || direct === '' ? url : postgresUrl('DATABASE_DIRECT_URL', direct)
 }
 
 /** REDIS_URL and REDIS_KEY_PREFIX. Messages never repeat the URL: it may hold a password. */
