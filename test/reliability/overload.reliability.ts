@@ -51,12 +51,15 @@ t.test('overload: at twice the sustainable rate deputy sheds load with 503 overl
   const cap = Math.max(8, Math.round(capacity.perSecond * TARGET_LATENCY_S))
 
   async function overload (deputy: DeputyProcess): Promise<{ samples: Sample[], health: number[] }> {
-    const client = createHttpClient(deputy.url, ADMIN_TOKEN, 256)
+    // More sockets than the cap, by far: otherwise the excess queues in this client's agent,
+    // never reaches deputy, and nothing is there to shed (a faster deputy has a higher cap).
+    const sockets = Math.max(256, 4 * cap)
+    const client = createHttpClient(deputy.url, ADMIN_TOKEN, sockets)
     // A fresh process compiles as it goes: warm it first, so what follows measures the overload;
-    // and open every socket now, as a load balancer's pool would have them, rather than 256 at
+    // and open every socket now, as a load balancer's pool would have them, rather than all at
     // once into an overloaded server's accept queue (SYN retries would add seconds).
     await closedLoop({ client, operations: mix.operations, concurrency: 8, durationMs: 4000 })
-    await closedLoop({ client, operations: [{ name: 'open', weight: 1, next: () => ({ method: 'GET', path: '/healthz' }) }], concurrency: 256, durationMs: 1000 })
+    await closedLoop({ client, operations: [{ name: 'open', weight: 1, next: () => ({ method: 'GET', path: '/healthz' }) }], concurrency: sockets, durationMs: 1000 })
     const load = startLoad({ client, operations: mix.operations, rate, durationMs: OVERLOAD_MS, timeoutMs: 120_000 })
     const health: number[] = []
     const polling = new AbortController()
