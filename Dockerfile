@@ -1,15 +1,18 @@
 # deputy: multi-stage build. The runtime image holds production dependencies, the compiled
-# JavaScript and the SQL migrations, and runs as an unprivileged user.
+# JavaScript, the SQL migrations and the built browser console, and runs as an unprivileged user.
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY web/console/package.json ./web/console/
 COPY scripts ./scripts
 COPY prisma ./prisma
 COPY prisma.config.ts ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY openapi.yaml ./
+COPY web/console ./web/console
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
@@ -22,6 +25,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The browser console: static files only, served at /console/.
+COPY --from=build --chown=node:node /app/web/console/dist ./web/console/dist
 COPY --chown=node:node package.json ./
 COPY --chown=node:node bin ./bin
 COPY --chown=node:node prisma ./prisma

@@ -23,6 +23,7 @@ import refusalAudit from './plugins/refusal-audit.js'
 import requestContext, { genReqId } from './plugins/request-context.js'
 import { lazySerializerFactory, validatorCompiler } from './plugins/schema-compilers.js'
 import swagger from './plugins/swagger.js'
+import consolePlugin from './plugins/console.js'
 import textInput from './plugins/text-input.js'
 import loadShedding from './plugins/under-pressure.js'
 import { createJobs } from './jobs.js'
@@ -188,5 +189,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(credentialsRoutes, { credentials: services.credentials })
   await fastify.register(issuanceFreezeRoutes, { issuanceFreeze: services.issuanceFreeze })
   await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
+  // The browser console: static files in their own context, with their own strict CSP.
+  await fastify.register(consolePlugin)
   if (sandbox !== undefined) await fastify.register(sandboxRoutes, { sandbox: createSandboxService({ emulator: sandbox.emulator, partition: 'aws' }) })
 }, { name: 'deputy' })

@@ -48,8 +48,8 @@ export interface ServedRoute {
   idempotent: boolean
 }
 
-/** Swagger UI's static files and the JSON document: not part of the API. */
-export const isDocumentationRoute = (url: string): boolean => url === '/openapi.json' || url === '/docs' || url.startsWith('/docs/')
+/** Swagger UI's and the browser console's static files, and the JSON document: not part of the API. */
+export const isDocumentationRoute = (url: string): boolean => url === '/openapi.json' || url === '/docs' || url.startsWith('/docs/') || url === '/console' || url.startsWith('/console/')
 
 /** Every route the app serves (HEAD included), documentation routes excluded. */
 export async function collectRoutes (): Promise<ServedRoute[]> {

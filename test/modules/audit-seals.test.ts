@@ -308,4 +308,25 @@ t.test('GET /v1/audit-events/export: NDJSON in seq order across pages through th
   const other = await call(app, 'GET', `/v1/audit-events/export?customerId=${globex.id}`, { token: auditor.token })
   t.equal(other.statusCode, 404)
   t.same(await exported(ADMIN_TOKEN, '?since=2999-01-01T00:00:00Z'), [], 'nothing in range: an empty body')
+
+  // The same filters as the list, so the console exports exactly what it shows.
+  const listed = async (query: string): Promise<string[]> => {
+    const seqs: string[] = []
+    let cursor: string | null = null
+    do {
+      const res = await call(app, 'GET', `/v1/audit-events?limit=500&${query}${cursor === null ? '' : `&cursor=${cursor}`}`, { token: ADMIN_TOKEN })
+      const page = res.json<{ items: Array<{ seq: string }>, nextCursor: string | null }>()
+      seqs.push(...page.items.map((e) => e.seq))
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    return seqs.reverse()
+  }
+  await app.auditSealer.runOnce()
+  const [someEvent] = all.filter((l) => l.event.action === 'test.bulk' && l.event.customerId === acme.id)
+  for (const query of [`customerId=${acme.id}&action=test.bulk`, 'action=test.unsealed&outcome=success', 'outcome=denied', `resourceId=${someEvent?.event.seq ?? 'x'}`, `actorClientId=${auditor.id}`]) {
+    const filtered = await exported(ADMIN_TOKEN, `?${query}`)
+    t.same(filtered.map((l) => l.event.seq), await listed(query), `export and list agree on ${query}`)
+  }
+  t.equal((await exported(ADMIN_TOKEN, `?customerId=${acme.id}&action=test.bulk`)).length, 367, 'a third of the bulk events are acme\'s test.bulk')
+  t.equal((await call(app, 'GET', '/v1/audit-events/export?outcome=maybe', { token: ADMIN_TOKEN })).statusCode, 400)
 })

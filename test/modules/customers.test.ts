@@ -47,6 +47,36 @@ t.test('customers', async (t) => {
     for (const c of created) t.ok(seen.includes(c.id))
   })
 
+  t.test('list filters by search text and status, across pages', async (t) => {
+    const tag = `srch${Date.now()}`
+    const acme = (await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: `ACME ${tag} Ltd` } })).json<{ id: string }>()
+    const byRef = (await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: 'Globex', externalRef: `crm-${tag}` } })).json<{ id: string }>()
+    const literal = (await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: `100%_${tag}` } })).json<{ id: string }>()
+    await createCustomer(app)
+    const search = async (query: string): Promise<string[]> => {
+      const ids: string[] = []
+      let cursor: string | null = null
+      do {
+        const res = await call(app, 'GET', `/v1/customers?limit=1&${query}${cursor === null ? '' : `&cursor=${cursor}`}`, { token: ADMIN_TOKEN })
+        t.equal(res.statusCode, 200, query)
+        const page = res.json<{ items: Array<{ id: string }>, nextCursor: string | null }>()
+        ids.push(...page.items.map((c) => c.id))
+        cursor = page.nextCursor
+      } while (cursor !== null)
+      return ids.sort()
+    }
+    t.same(await search(`search=${tag.toUpperCase()}`), [acme.id, byRef.id, literal.id].sort(), 'name or externalRef, case-insensitive, every page')
+    t.same(await search(`search=${encodeURIComponent(`0%_${tag}`)}`), [literal.id])
+    t.same(await search(`search=${encodeURIComponent(`A%${tag}`)}`), [], '% is not a wildcard (it would match "ACME <tag>")')
+    t.same(await search(`search=${encodeURIComponent(`ACME_${tag}`)}`), [], '_ is not a wildcard (it would match "ACME <tag>")')
+    await call(app, 'POST', `/v1/customers/${acme.id}/suspend`, { token: ADMIN_TOKEN, body: { reason: 'search test' } })
+    t.same(await search(`search=${tag}&status=suspended`), [acme.id])
+    t.same(await search(`search=${tag}&status=active`), [byRef.id, literal.id].sort())
+    const bad = await call(app, 'GET', '/v1/customers?status=deleted', { token: ADMIN_TOKEN })
+    t.equal(bad.statusCode, 400)
+    t.equal(bad.json().code, 'validation_failed')
+  })
+
   t.test('scopes and tenant isolation', async (t) => {
     const mine = await createCustomer(app)
     const theirs = await createCustomer(app)

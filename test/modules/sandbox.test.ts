@@ -7,49 +7,19 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import t, { type Test } from 'tap'
-import { app, fastifyOptions } from '../../src/app.js'
-import { loadConfig, SANDBOX_CUSTOMER_AWS_ACCOUNT_ID, SANDBOX_VENDOR_PRINCIPAL_ARN, type SandboxConfig } from '../../src/config.js'
-import { openDatabase } from '../../src/db/database.js'
-import { createLogger } from '../../src/logger.js'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import { loadConfig, SANDBOX_CUSTOMER_AWS_ACCOUNT_ID, SANDBOX_VENDOR_PRINCIPAL_ARN } from '../../src/config.js'
 import { renderGenericTemplate } from '../../src/modules/onboarding/cloudformation.js'
 import { NO_PERMISSIONS } from '../../src/modules/onboarding/permission-set.js'
-import { claimSandboxDataDir, SANDBOX_MARKER, startSandbox, type Sandbox } from '../../src/modules/sandbox/sandbox.js'
+import { claimSandboxDataDir, SANDBOX_MARKER } from '../../src/modules/sandbox/sandbox.js'
 import { ADMIN_TOKEN, assertResponseMatchesSpec, buildTestApp, call } from '../helpers/app.js'
+import { buildSandboxApp } from '../helpers/sandbox-app.js'
 import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
-import { createTestDatabase } from '../helpers/postgres.js'
 
 // What the sandbox must ignore: an AWS configuration in the environment (here one that leads
 // nowhere). Each test file is its own process, so this belongs to this file alone.
 Object.assign(process.env, { AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENTKEY00', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_PROFILE: 'no-such-profile' })
-
-const sandboxSettings = (): SandboxConfig => {
-  const settings = loadConfig({}).sandbox
-  if (settings === undefined) throw new Error('the embedded default must be the sandbox')
-  return settings
-}
-
-interface SandboxApp { app: FastifyInstance, sandbox: Sandbox, logs: string[] }
-
-/** deputy as server.ts builds it in the sandbox (app + a running sandbox), on a test database. */
-async function buildSandboxApp (t: Test, env: Record<string, string> = {}): Promise<SandboxApp> {
-  const sandbox = await startSandbox(sandboxSettings())
-  t.teardown(() => sandbox.close())
-  const config = loadConfig({ DATABASE_URL: await createTestDatabase(t), LOG_LEVEL: 'info', DRIFT_TICK_MS: '0', AUDIT_SEAL_INTERVAL_MS: '0', ...env })
-  const logs: string[] = []
-  const sink = new Writable({ write (chunk: Buffer, _enc, done) { logs.push(chunk.toString('utf8')); done() } })
-  const database = await openDatabase(config.database)
-  const fastify = Fastify(fastifyOptions(config, createLogger(config, sink)))
-  await fastify.register(app, { config, database, sandbox })
-  await fastify.ready()
-  t.teardown(async () => {
-    await fastify.close()
-    await database.close()
-  })
-  return { app: fastify, sandbox, logs }
-}
 
 const STACKS = (account: string): string => `/v1/sandbox/accounts/${account}/stacks`
 

@@ -46,6 +46,10 @@ export type AuditEventView = Static<typeof AuditEventSchema>
 
 export const AuditExportQuerySchema = Type.Object({
   customerId: Type.Optional(Type.String({ format: 'uuid' })),
+  action: AuditQuerySchema.properties.action,
+  outcome: AuditQuerySchema.properties.outcome,
+  actorClientId: AuditQuerySchema.properties.actorClientId,
+  resourceId: AuditQuerySchema.properties.resourceId,
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Only events at or after this instant.' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'Only events before this instant.' })),
   afterSeq: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'Only events after this seq: to resume, pass the `seq` of the last event received.' }))

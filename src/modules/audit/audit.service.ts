@@ -17,7 +17,7 @@ import type { AuditRecorder } from './audit.recorder.js'
 import type { AuditEventRow, AuditRepository } from './audit.repository.js'
 import type { AuditEventView, AuditExportLine, AuditExportQuery, AuditIntegrityQuery, AuditIntegrityView, AuditQuery } from './audit.schemas.js'
 import type { AuditIntegrity } from './integrity.js'
-import type { AuditSealRow, SealRepository } from './seal.repository.js'
+import type { AuditExportFilter, AuditSealRow, SealRepository } from './seal.repository.js'
 
 const MAX_SEQ = 9223372036854775807n
 
@@ -74,7 +74,7 @@ export function createAuditService (deps: AuditServiceDeps) {
   }
 
   /** The export's lines in (afterSeq, throughSeq], one page of events (and the seals covering them) at a time. */
-  async function * exportLines (scope: { customerId: string | null }, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }, from: bigint, throughSeq: bigint): AsyncGenerator<string> {
+  async function * exportLines (scope: { customerId: string | null }, filter: AuditExportFilter, from: bigint, throughSeq: bigint): AsyncGenerator<string> {
     let afterSeq = from
     for (;;) {
       const rows = await sealRepository.exportPage(prisma, scope, filter, afterSeq, throughSeq, pageSize)
@@ -110,7 +110,7 @@ export function createAuditService (deps: AuditServiceDeps) {
       if (scope.customerId !== null && query.customerId !== undefined && query.customerId !== scope.customerId) {
         throw notFound('customer', query.customerId)
       }
-      const filter = { customerId: query.customerId, since: instant('since', query.since), until: instant('until', query.until) }
+      const filter = { customerId: query.customerId, action: query.action, outcome: query.outcome, actorClientId: query.actorClientId, resourceId: query.resourceId, since: instant('since', query.since), until: instant('until', query.until) }
       const afterSeq = query.afterSeq === undefined ? 0n : BigInt(query.afterSeq)
       if (afterSeq > MAX_SEQ) throw badRequest('invalid_cursor', 'afterSeq is larger than any seq')
       return Readable.from(exportLines(scope, filter, afterSeq, await sealedThrough()), { objectMode: false })

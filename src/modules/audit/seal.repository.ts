@@ -5,6 +5,7 @@ import type { PrismaClient } from '../../db/database.js'
 import type { AuditSeal, Prisma } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
 import type { AuditEventRow } from './audit.repository.js'
+import type { AuditOutcome } from './audit.recorder.js'
 
 type Db = Pick<PrismaClient, 'auditEvent' | 'auditSeal' | '$queryRaw'>
 
@@ -71,15 +72,29 @@ export function createSealRepository () {
       return db.auditSeal.findMany({ where: { throughSeq: { gte: minSeq }, fromSeq: { lt: maxSeq } }, orderBy: { throughSeq: 'asc' } })
     },
     /** One page of the export: events in (afterSeq, throughSeq] in seq order, within the caller's tenant. */
-    exportPage (db: Db, scope: TenantScope, filter: { customerId?: string | undefined, since?: Date | undefined, until?: Date | undefined }, afterSeq: bigint, throughSeq: bigint, limit: number): Promise<AuditEventRow[]> {
+    exportPage (db: Db, scope: TenantScope, filter: AuditExportFilter, afterSeq: bigint, throughSeq: bigint, limit: number): Promise<AuditEventRow[]> {
       const where: Prisma.AuditEventWhereInput = {
         customerId: scope.customerId ?? filter.customerId,
+        action: filter.action,
+        outcome: filter.outcome,
+        actorClientId: filter.actorClientId,
+        resourceId: filter.resourceId,
         occurredAt: { gte: filter.since, lt: filter.until },
         seq: { gt: afterSeq, lte: throughSeq }
       }
       return db.auditEvent.findMany({ where, orderBy: { seq: 'asc' }, take: limit })
     }
   }
+}
+
+export interface AuditExportFilter {
+  customerId?: string | undefined
+  action?: string | undefined
+  outcome?: AuditOutcome | undefined
+  actorClientId?: string | undefined
+  resourceId?: string | undefined
+  since?: Date | undefined
+  until?: Date | undefined
 }
 
 export type SealRepository = ReturnType<typeof createSealRepository>

@@ -39,12 +39,18 @@ export function createCustomersRepository () {
     findByExternalRef (db: Db, scope: TenantScope, externalRef: string) {
       return db.customer.findFirst({ where: { externalRef, id: scope.customerId ?? undefined } })
     },
-    list (db: Db, scope: TenantScope, page: { limit: number, after?: CreatedKey | undefined }) {
+    list (db: Db, scope: TenantScope, filter: CustomerFilter, page: { limit: number, after?: CreatedKey | undefined }) {
       const { after } = page
+      const { search, status } = filter
       return db.customer.findMany({
         where: {
           id: scope.customerId ?? undefined,
-          ...createdAfter(after)
+          status,
+          // AND, not a spread: the keyset position is an OR of its own.
+          AND: [
+            search === undefined ? {} : { OR: [{ name: { contains: likeLiteral(search), mode: 'insensitive' } }, { externalRef: { contains: likeLiteral(search), mode: 'insensitive' } }] },
+            createdAfter(after)
+          ]
         },
         orderBy: CREATED_ORDER,
         take: page.limit + 1
@@ -52,5 +58,11 @@ export function createCustomersRepository () {
     }
   }
 }
+
+// Prisma's contains is an ILIKE that passes % and _ through as wildcards; escaped with
+// PostgreSQL's default LIKE escape (backslash) they match themselves.
+const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`)
+
+export interface CustomerFilter { search?: string | undefined, status?: CustomerRow['status'] | undefined }
 
 export type CustomersRepository = ReturnType<typeof createCustomersRepository>

@@ -20,6 +20,8 @@ export const CreateCustomerSchema = Type.Object({
 export const CustomerParamsSchema = Type.Object({ customerId: Type.String({ format: 'uuid' }) })
 
 export const ListCustomersQuerySchema = Type.Object({
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only customers whose name or externalRef contains this text (case-insensitive; no wildcards).' })),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('offboarded')], { description: 'Only customers in this status.' })),
   limit: Type.Optional(LimitSchema),
   cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })

@@ -10,7 +10,7 @@ import type { ConnectionsRepository } from '../connections/connections.repositor
 import { revocationImpact, toConnectionView } from '../connections/connections.service.js'
 import type { ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
 import { toExternalIdView } from '../external-ids/external-ids.service.js'
-import type { CustomerRow, CustomersRepository } from './customers.repository.js'
+import type { CustomerFilter, CustomerRow, CustomersRepository } from './customers.repository.js'
 import type { CreateCustomerInput, CustomerView, OffboardedCustomerView } from './customers.schemas.js'
 
 export const toCustomerView = (row: CustomerRow): CustomerView => ({
@@ -167,10 +167,10 @@ export function createCustomersService (deps: Deps) {
       return toCustomerView(row)
     },
 
-    async list (caller: Caller, query: { limit?: number | undefined, cursor?: string | undefined }): Promise<Page<CustomerView>> {
+    async list (caller: Caller, query: CustomerFilter & { limit?: number | undefined, cursor?: string | undefined }): Promise<Page<CustomerView>> {
       const limit = query.limit ?? 50
       const after = query.cursor === undefined ? undefined : decodeCreatedCursor(query.cursor)
-      const rows = await repo.list(prisma, tenantOf(caller.actor), {
+      const rows = await repo.list(prisma, tenantOf(caller.actor), { search: query.search, status: query.status }, {
         limit,
         after
       })

@@ -1,0 +1,28 @@
+// The console: sign in, then one page per hash route.
+import { useEffect, useState } from 'preact/hooks'
+import { Layout } from './components/layout'
+import { useReadiness } from './components/freeze-banner'
+import { AuditPage } from './pages/audit'
+import { ConnectionPage } from './pages/connection'
+import { CustomerPage } from './pages/customer'
+import { CustomersPage } from './pages/customers'
+import { OnboardingWizard } from './pages/onboarding'
+import { SignIn } from './pages/sign-in'
+import { useRoute } from './router'
+import { session } from './session'
+
+export function App () {
+  const [signedIn, setSignedIn] = useState(session.token() !== null)
+  useEffect(() => session.subscribe(setSignedIn), [])
+  const ready = useReadiness()
+  const route = useRoute()
+  if (!signedIn) return <SignIn />
+  const [section = 'customers', id, sub] = route.path
+  let page
+  if (section === 'customers' && id !== undefined && sub === 'onboard') page = <OnboardingWizard customerId={id} ready={ready} />
+  else if (section === 'customers' && id !== undefined) page = <CustomerPage customerId={id} />
+  else if (section === 'connections' && id !== undefined) page = <ConnectionPage connectionId={id} />
+  else if (section === 'audit') page = <AuditPage query={route.query} />
+  else page = <CustomersPage query={route.query} />
+  return <Layout ready={ready} section={section}>{page}</Layout>
+}

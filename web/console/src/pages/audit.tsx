@@ -1,0 +1,169 @@
+// The audit explorer: filters (customer, action, outcome, client, time window) kept in the URL,
+// newest-first keyset paging, each event's detail, the integrity of the hash chain, the NDJSON
+// export of exactly the current filter, and for a customer the issued/denied chart.
+import { useState } from 'preact/hooks'
+import { api, rawFetch, unwrap } from '../api/client'
+import type { AuditEvent, AuditQuery } from '../api/types'
+import { ProblemMessage } from '../components/problem-message'
+import { StatusBadge } from '../components/status-badge'
+import { utc } from '../lib/format'
+import { useAction, useLoad } from '../lib/use-load'
+import { href, navigate } from '../router'
+import { IssuanceChart } from './audit-chart'
+
+const FILTERS = ['customerId', 'action', 'outcome', 'actorClientId', 'resourceId', 'since', 'until'] as const
+const OUTCOMES = ['success', 'failure', 'denied'] as const
+const KNOWN_ACTIONS = ['credentials.issued', 'credentials.denied', 'connection.created', 'connection.probe_started', 'connection.probed', 'connection.probe_refused', 'connection.status_changed', 'connection.revoked', 'connection.external_id_rotated', 'external_id.minted', 'external_id.mint_refused', 'external_id.retired', 'customer.created', 'customer.suspended', 'customer.resumed', 'customer.offboarded', 'issuance.frozen', 'issuance.unfrozen', 'api_client.created', 'api_client.revoked', 'auth.failed', 'auth.forbidden', 'auth.throttled', 'access.denied', 'audit.integrity']
+
+/** The API query of the page's URL (only well-formed values; the API validates again). */
+export function auditQueryOf (query: URLSearchParams): Omit<AuditQuery, 'cursor' | 'limit' | 'order'> {
+  const filter: Record<string, string> = {}
+  for (const name of FILTERS) {
+    const value = query.get(name)
+    if (value !== null && value !== '') filter[name] = value
+  }
+  return filter as Omit<AuditQuery, 'cursor' | 'limit' | 'order'>
+}
+
+export function AuditPage ({ query }: { query: URLSearchParams }) {
+  const filter = auditQueryOf(query)
+  const cursor = query.get('cursor') ?? undefined
+  const key = query.toString()
+  const page = useLoad(async () => await unwrap(api.GET('/v1/audit-events', { params: { query: { ...filter, cursor, limit: 50 } } })), [key])
+  const customers = useLoad(async () => await unwrap(api.GET('/v1/customers', { params: { query: { limit: 500 } } })), [])
+  const [open, setOpen] = useState<string | undefined>()
+  const exporter = useAction(async () => {
+    const params = new URLSearchParams(filter as Record<string, string>)
+    const response = await rawFetch(`/v1/audit-events/export?${params.toString()}`)
+    const blob = await response.blob()
+    const url = URL.createObjectURL(blob)
+    const link = document.createElement('a')
+    link.href = url
+    link.download = `deputy-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`
+    link.click()
+    setTimeout(() => { URL.revokeObjectURL(url) }, 1000)
+    return blob.size
+  })
+
+  const apply = (event: Event): void => {
+    event.preventDefault()
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const next = new URLSearchParams()
+    for (const name of FILTERS) {
+      let value = String(form.get(name) ?? '').trim()
+      // datetime-local has no zone: the form says UTC, so it is read as UTC.
+      if ((name === 'since' || name === 'until') && value !== '') value = new Date(`${value}Z`).toISOString()
+      if (value !== '') next.set(name, value)
+    }
+    navigate(href('audit', next))
+  }
+  const withCursor = (next: string | undefined): string => {
+    const params = new URLSearchParams(query)
+    if (next === undefined) params.delete('cursor')
+    else params.set('cursor', next)
+    return href('audit', params)
+  }
+  const local = (iso: string | undefined): string => iso === undefined ? '' : iso.slice(0, 16)
+  const customerName = (id: string | null): string => id === null ? '—' : customers.data?.items.find((c) => c.id === id)?.name ?? id
+
+  return (
+    <>
+      <h1>Audit trail</h1>
+      <Integrity />
+      <form class='filters' aria-label='Filter events' onSubmit={apply}>
+        <label class='field'>Customer
+          <select name='customerId' defaultValue={filter.customerId ?? ''} key={`c-${filter.customerId ?? ''}-${customers.data?.items.length ?? 0}`}>
+            <option value=''>Any</option>
+            {filter.customerId !== undefined && customers.data?.items.some((c) => c.id === filter.customerId) !== true && <option value={filter.customerId}>{filter.customerId}</option>}
+            {customers.data?.items.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+          </select>
+        </label>
+        <label class='field'>Action
+          <input name='action' list='audit-actions' defaultValue={filter.action ?? ''} maxLength={100} />
+          <datalist id='audit-actions'>{KNOWN_ACTIONS.map((a) => <option key={a} value={a} />)}</datalist>
+        </label>
+        <label class='field'>Outcome
+          <select name='outcome' defaultValue={filter.outcome ?? ''}>
+            <option value=''>Any</option>
+            {OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
+          </select>
+        </label>
+        <label class='field'>Client id<input name='actorClientId' defaultValue={filter.actorClientId ?? ''} spellcheck={false} /></label>
+        <label class='field'>Resource id<input name='resourceId' defaultValue={filter.resourceId ?? ''} spellcheck={false} /></label>
+        <label class='field'>From (UTC)<input type='datetime-local' name='since' defaultValue={local(filter.since)} /></label>
+        <label class='field'>Until (UTC)<input type='datetime-local' name='until' defaultValue={local(filter.until)} /></label>
+        <div class='actions'>
+          <button type='submit' class='primary'>Apply filters</button>
+          <a class='button' href={href('audit')}>Clear</a>
+          <button type='button' disabled={exporter.busy} onClick={() => { exporter.run() }}>Export NDJSON</button>
+        </div>
+      </form>
+      <ProblemMessage problem={exporter.problem} />
+      {filter.customerId !== undefined && <IssuanceChart customerId={filter.customerId} since={filter.since} until={filter.until} />}
+      <ProblemMessage problem={page.problem} />
+      {page.data !== undefined && (
+        <table class='list events'>
+          <caption class='visually-hidden'>Audit events, newest first</caption>
+          <thead><tr><th scope='col'>Seq</th><th scope='col'>When (UTC)</th><th scope='col'>Action</th><th scope='col'>Outcome</th><th scope='col'>Customer</th><th scope='col'>Detail</th></tr></thead>
+          <tbody>
+            {page.data.items.length === 0 && <tr><td colSpan={6}>No event matches.</td></tr>}
+            {page.data.items.map((event) => (
+              <EventRow key={event.seq} event={event} customer={customerName(event.customerId)} open={open === event.seq} onToggle={() => { setOpen(open === event.seq ? undefined : event.seq) }} />
+            ))}
+          </tbody>
+        </table>
+      )}
+      <nav class='pager' aria-label='Pages'>
+        {cursor !== undefined && <a href={withCursor(undefined)}>Newest</a>}
+        {page.data?.nextCursor !== null && page.data?.nextCursor !== undefined && <a href={withCursor(page.data.nextCursor)}>Older events</a>}
+      </nav>
+    </>
+  )
+}
+
+function EventRow ({ event, customer, open, onToggle }: { event: AuditEvent, customer: string, open: boolean, onToggle: () => void }) {
+  return (
+    <>
+      <tr class={open ? 'open' : ''}>
+        <td>{event.seq}</td>
+        <td>{utc(event.occurredAt)}</td>
+        <td><code>{event.action}</code></td>
+        <td><StatusBadge status={event.outcome} /></td>
+        <td>{customer}</td>
+        <td><button type='button' class='link' aria-expanded={open} aria-controls={`event-${event.seq}`} onClick={onToggle}>{open ? 'Hide' : 'Show'} event {event.seq}</button></td>
+      </tr>
+      {open && (
+        <tr id={`event-${event.seq}`} class='event-detail'>
+          <td colSpan={6}>
+            <dl class='facts'>
+              <dt>Event id</dt><dd><code>{event.id}</code></dd>
+              <dt>Client</dt><dd>{event.actorClientId === null ? '—' : <a href={href('audit', new URLSearchParams({ actorClientId: event.actorClientId }))}><code>{event.actorClientId}</code></a>}</dd>
+              <dt>Resource</dt><dd>{event.resourceType ?? '—'} {event.resourceId === null ? '' : <code>{event.resourceId}</code>}</dd>
+              <dt>Request id</dt><dd>{event.requestId === null ? '—' : <code>{event.requestId}</code>}</dd>
+              <dt>From</dt><dd>{event.sourceIp ?? '—'} {event.userAgent ?? ''}</dd>
+            </dl>
+            <pre class='code' tabIndex={0} aria-label={`Details of event ${event.seq}`}>{JSON.stringify(event.details, null, 2)}</pre>
+          </td>
+        </tr>
+      )}
+    </>
+  )
+}
+
+function Integrity () {
+  const [full, setFull] = useState(false)
+  const check = useLoad(async () => await unwrap(api.GET('/v1/audit-events/integrity', { params: { query: { full } } })), [full])
+  return (
+    <section class='integrity' aria-labelledby='integrity-title' aria-live='polite'>
+      <h2 id='integrity-title'>Integrity</h2>
+      {check.loading && <p aria-busy='true'>Checking the hash chain…</p>}
+      {!check.loading && check.data !== undefined && (check.data.ok
+        ? <p class='integrity-ok'><StatusBadge status='success' /> The hash chain is intact{check.data.sealedThroughSeq === null ? ' (nothing sealed yet)' : <>, sealed through event <strong>{check.data.sealedThroughSeq}</strong></>}; {check.data.checkedEvents} events checked{full ? ' from the first seal' : ' since the last check'}.</p>
+        : <p class='integrity-broken'><StatusBadge status='insecure' /> The trail was altered: the first event that no longer matches is <strong>{check.data.firstInvalidSeq}</strong> ({check.data.reason?.replace(/_/g, ' ')}). {check.data.detail}</p>)}
+      {!check.loading && check.problem?.status === 403
+        ? <p class='muted'>Checking the chain needs an admin token: the seals cover every customer's events.</p>
+        : <ProblemMessage problem={check.problem} />}
+      <button type='button' onClick={() => { if (full) check.reload(); else setFull(true) }}>Recheck the whole chain</button>
+    </section>
+  )
+}

@@ -1,0 +1,106 @@
+// Customers: search by name or reference, filter by status, page through, create one.
+import { useState } from 'preact/hooks'
+import { api, unwrap } from '../api/client'
+import type { Customer, CustomerStatus } from '../api/types'
+import { ProblemMessage } from '../components/problem-message'
+import { StatusBadge } from '../components/status-badge'
+import { useAction, useLoad } from '../lib/use-load'
+import { utc } from '../lib/format'
+import { href, navigate } from '../router'
+
+const STATUSES: CustomerStatus[] = ['active', 'suspended', 'offboarded']
+
+export function CustomersPage ({ query }: { query: URLSearchParams }) {
+  const search = query.get('search') ?? ''
+  const statusParam = query.get('status')
+  const status = STATUSES.find((s) => s === statusParam)
+  const cursor = query.get('cursor') ?? undefined
+  const list = useLoad(async () => await unwrap(api.GET('/v1/customers', {
+    params: { query: { search: search === '' ? undefined : search, status, cursor, limit: 25 } }
+  })), [search, status, cursor])
+
+  const filter = (event: Event): void => {
+    event.preventDefault()
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const next = new URLSearchParams()
+    const text = String(form.get('search') ?? '').trim()
+    if (text !== '') next.set('search', text)
+    const chosen = String(form.get('status') ?? '')
+    if (chosen !== '') next.set('status', chosen)
+    navigate(href('customers', next))
+  }
+  const nextPage = (nextCursor: string): string => {
+    const next = new URLSearchParams(query)
+    next.set('cursor', nextCursor)
+    return href('customers', next)
+  }
+
+  return (
+    <>
+      <h1>Customers</h1>
+      <form class='filters' role='search' aria-label='Find customers' onSubmit={filter}>
+        <label class='field'>Name or reference<input type='search' name='search' defaultValue={search} maxLength={200} /></label>
+        <label class='field'>Status
+          <select name='status' defaultValue={status ?? ''}>
+            <option value=''>Any</option>
+            {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        </label>
+        <button type='submit'>Search</button>
+      </form>
+      <ProblemMessage problem={list.problem} />
+      {list.data !== undefined && (
+        <table class='list'>
+          <caption class='visually-hidden'>Customers</caption>
+          <thead><tr><th scope='col'>Name</th><th scope='col'>Reference</th><th scope='col'>Status</th><th scope='col'>Created</th></tr></thead>
+          <tbody>
+            {list.data.items.length === 0 && <tr><td colSpan={4}>No customer matches.</td></tr>}
+            {list.data.items.map((customer) => (
+              <tr key={customer.id}>
+                <td><a href={href('customers', customer.id)}>{customer.name}</a></td>
+                <td>{customer.externalRef ?? '—'}</td>
+                <td><StatusBadge status={customer.status} /></td>
+                <td>{utc(customer.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <nav class='pager' aria-label='Pages'>
+        {cursor !== undefined && <a href={href('customers', withoutCursor(query))}>First page</a>}
+        {list.data?.nextCursor !== null && list.data?.nextCursor !== undefined && <a href={nextPage(list.data.nextCursor)}>Next page</a>}
+      </nav>
+      <CreateCustomer />
+    </>
+  )
+}
+
+function withoutCursor (query: URLSearchParams): URLSearchParams {
+  const next = new URLSearchParams(query)
+  next.delete('cursor')
+  return next
+}
+
+function CreateCustomer () {
+  const [name, setName] = useState('')
+  const [externalRef, setExternalRef] = useState('')
+  const create = useAction(async (): Promise<Customer> => await unwrap(api.POST('/v1/customers', {
+    body: externalRef.trim() === '' ? { name: name.trim() } : { name: name.trim(), externalRef: externalRef.trim() }
+  })))
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault()
+    const customer = await create.run()
+    if (customer !== undefined) navigate(href('customers', customer.id))
+  }
+  return (
+    <section aria-labelledby='create-customer'>
+      <h2 id='create-customer'>New customer</h2>
+      <form class='inline-form' onSubmit={(event) => { submit(event) }}>
+        <label class='field'>Name<input name='name' required maxLength={200} value={name} onInput={(event) => { setName(event.currentTarget.value) }} /></label>
+        <label class='field'>Your reference (optional, e.g. the CRM id)<input name='externalRef' maxLength={200} value={externalRef} onInput={(event) => { setExternalRef(event.currentTarget.value) }} /></label>
+        <button type='submit' class='primary' disabled={create.busy || name.trim() === ''}>Create customer</button>
+      </form>
+      <ProblemMessage problem={create.problem} />
+    </section>
+  )
+}
