@@ -4,6 +4,7 @@
 // its strict Content-Security-Policy (helmet) covers the console's files and nothing else: no
 // inline script or style, nothing from another origin, no string-to-code sinks (Trusted Types).
 import { existsSync } from 'node:fs'
+import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import helmet from '@fastify/helmet'
 import fastifyStatic from '@fastify/static'
@@ -47,6 +48,7 @@ const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, { dir = de
     frameguard: { action: 'deny' },
     crossOriginEmbedderPolicy: true
   })
+  const assets = join(dir, 'assets') + sep
   await app.register(fastifyStatic, {
     root: dir,
     prefix: '/console/',
@@ -56,7 +58,7 @@ const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, { dir = de
     cacheControl: false,
     setHeaders (res, path) {
       // Vite names every asset by its content hash; index.html names the current ones.
-      res.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
+      res.header('cache-control', path.startsWith(assets) ? 'public, max-age=31536000, immutable' : 'no-cache')
     }
   })
 }

@@ -35,7 +35,8 @@ t.test('the built console stays under 150 KB of compressed JavaScript', async (t
 })
 
 t.test('the console in Chromium, against a sandbox deputy', async (t) => {
-  const { app } = await buildSandboxApp(t, { DEPUTY_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN })
+  // With a template URL, as a vendor deploys it: the kit then has a quick-create link.
+  const { app } = await buildSandboxApp(t, { DEPUTY_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN, ONBOARDING_TEMPLATE_URL: 'https://vendor-templates.s3.eu-west-1.amazonaws.com/deputy-role.yaml' })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('not listening')
@@ -88,7 +89,10 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
 
   let customerId = ''
   t.test('sign in: the token lives in this tab\'s sessionStorage, never in a URL or localStorage', async (t) => {
-    await signIn(page, ADMIN_TOKEN)
+    // With the keyboard alone: the field has focus, Enter submits.
+    await page.goto(`${origin}/console/`)
+    await page.keyboard.type(ADMIN_TOKEN)
+    await page.keyboard.press('Enter')
     await page.getByRole('heading', { name: 'Customers' }).waitFor()
     t.equal(await page.evaluate(() => sessionStorage.getItem('deputy.console.token')), ADMIN_TOKEN)
     t.equal(await page.evaluate(() => localStorage.length), 0)
@@ -129,7 +133,13 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     const template = await readFile(await download.path(), 'utf8')
     t.match(template, 'AWS::IAM::Role')
     t.match(template, externalId, 'the downloaded template defaults to this ID')
-    t.match(await page.locator('.kit-options .muted').innerText(), /No quick-create link/, 'without ONBOARDING_TEMPLATE_URL the kit says why there is no Launch stack button')
+    const launch = page.getByRole('link', { name: 'Launch stack in the AWS console' })
+    const quickCreate = new URL(await launch.getAttribute('href') ?? '')
+    t.equal(quickCreate.host, 'console.aws.amazon.com', 'Launch stack: the AWS console\'s quick-create page')
+    const fragment = new URLSearchParams(quickCreate.hash.split('?')[1] ?? '')
+    t.equal(fragment.get('param_ExternalId'), externalId, 'with this external ID filled in')
+    t.equal(fragment.get('templateURL'), 'https://vendor-templates.s3.eu-west-1.amazonaws.com/deputy-role.yaml')
+    t.equal(await launch.getAttribute('rel'), 'noopener noreferrer', 'opened without giving AWS\'s page a handle on the console')
     await checkPage(page, 'onboarding-kit')
     await page.getByRole('button', { name: 'Apply the template in the sandbox' }).click()
     const roleArn = page.getByLabel('Role ARN')
@@ -200,9 +210,11 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.getByText('The hash chain is intact').waitFor()
     await checkPage(page, 'audit')
 
+    t.equal(await page.locator('select[name=customerId]').inputValue(), customerId, 'the customer filter from the URL is the one the form shows')
     await page.getByLabel('Action').fill('credentials.issued')
     await page.getByRole('button', { name: 'Apply filters' }).click()
     await page.waitForURL(/action=credentials.issued/)
+    t.match(page.url(), `customerId=${customerId}`, 'applying another filter keeps the customer')
     await page.waitForFunction(() => document.querySelectorAll('table.events tbody tr').length === 3)
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export NDJSON' }).click()])
     const lines = (await readFile(await download.path(), 'utf8')).split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { event: { action: string, customerId: string }, seal: unknown })
@@ -217,6 +229,9 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.locator('tr.event-detail').waitFor()
     t.equal(await page.getByRole('button', { name: /^Hide event/ }).getAttribute('aria-expanded'), 'true', 'Enter opens the detail, announced as expanded')
     t.equal((await call(app, 'POST', '/v1/admin/unfreeze', { token: ADMIN_TOKEN, body: {} })).statusCode, 200)
+    await page.getByRole('link', { name: 'Customers' }).click()
+    await page.locator('.banner-frozen').waitFor({ state: 'detached' })
+    t.pass('unfrozen: the banner is gone on the next page')
   })
 
   t.test('revoke from the console: confirmation, then the exposure window and the deny policy', async (t) => {
@@ -256,6 +271,10 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.getByRole('button', { name: 'Resume…' }).waitFor()
     await checkPage(page, 'customer')
     t.equal((await call(app, 'GET', `/v1/customers/${customerId}`, { token: ADMIN_TOKEN })).json().status, 'suspended')
+    await page.goto(`${origin}/console/#/customers?status=suspended`)
+    await page.locator('table.list tbody tr').first().waitFor()
+    t.equal(await page.locator('select[name=status]').inputValue(), 'suspended', 'a filter in the URL shows in the form')
+    t.ok((await page.locator('table.list tbody td:nth-child(3)').allInnerTexts()).every((text) => text === 'suspended'), 'and the list holds suspended customers only')
   })
 
   t.test('a token bound to one customer sees that customer only', async (t) => {
@@ -286,6 +305,8 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     t.same(Object.keys(axeByPage).sort(), ['audit', 'connection', 'connection-revoke-confirm', 'connection-revoked', 'customer', 'customers', 'onboarding-connected', 'onboarding-insecure', 'onboarding-kit', 'sign-in'])
     for (const [name, violations] of Object.entries(axeByPage)) t.same(violations, [], name)
     for (const watched of pages) {
+      t.same(watched.requestTrail.filter((entry) => entry.includes('dpt_')), [], 'no token in any request URL or Referer')
+      t.ok(watched.requestTrail.length > 10, `${watched.requestTrail.length / 2} requests watched`)
       t.same(watched.cspViolations, [], 'no CSP or Trusted Types violation')
       t.same(watched.foreignRequests, [], 'no request to another origin')
     }

@@ -22,6 +22,8 @@ export interface WatchedPage {
   cspViolations: string[]
   /** Requests that left for another origin (there must be none). */
   foreignRequests: string[]
+  /** Every request's URL and Referer, to prove a token never travels in either. */
+  requestTrail: string[]
 }
 
 export async function openPage (browser: Browser, origin: string): Promise<WatchedPage> {
@@ -35,8 +37,10 @@ export async function openPage (browser: Browser, origin: string): Promise<Watch
     if (/Content Security Policy|Trusted Type|TrustedHTML|TrustedScript/i.test(text)) cspViolations.push(text)
   })
   page.on('pageerror', (error) => { cspViolations.push(`page error: ${error.message}`) })
+  const requestTrail: string[] = []
+  page.on('request', (request) => { requestTrail.push(request.url(), request.headers().referer ?? '') })
   page.on('request', (request) => { if (!request.url().startsWith(origin) && !request.url().startsWith('blob:') && !request.url().startsWith('data:')) foreignRequests.push(request.url()) })
-  return { page, cspViolations, foreignRequests }
+  return { page, cspViolations, foreignRequests, requestTrail }
 }
 
 export async function screenshot (page: Page, name: string): Promise<void> {

@@ -19,9 +19,9 @@ export function App () {
   if (!signedIn) return <SignIn />
   const [section = 'customers', id, sub] = route.path
   let page
-  if (section === 'customers' && id !== undefined && sub === 'onboard') page = <OnboardingWizard customerId={id} ready={ready} />
-  else if (section === 'customers' && id !== undefined) page = <CustomerPage customerId={id} />
-  else if (section === 'connections' && id !== undefined) page = <ConnectionPage connectionId={id} />
+  if (section === 'customers' && id !== undefined && sub === 'onboard') page = <OnboardingWizard key={`onboard-${id}`} customerId={id} ready={ready} />
+  else if (section === 'customers' && id !== undefined) page = <CustomerPage key={id} customerId={id} />
+  else if (section === 'connections' && id !== undefined) page = <ConnectionPage key={id} connectionId={id} />
   else if (section === 'audit') page = <AuditPage query={route.query} />
   else page = <CustomersPage query={route.query} />
   return <Layout ready={ready} section={section}>{page}</Layout>

@@ -14,8 +14,10 @@ export function useReadiness (): Readiness | undefined {
     const check = (): void => { readiness().then((r) => { if (live) setReady(r) }, () => {}) }
     check()
     const timer = setInterval(check, POLL_MS)
+    // Also on every page change, so a freeze (or its end) shows on the next page, not 10 s later.
     addEventListener('focus', check)
-    return () => { live = false; clearInterval(timer); removeEventListener('focus', check) }
+    addEventListener('hashchange', check)
+    return () => { live = false; clearInterval(timer); removeEventListener('focus', check); removeEventListener('hashchange', check) }
   }, [])
   return ready
 }

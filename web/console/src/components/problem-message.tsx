@@ -1,6 +1,7 @@
 // A problem document as a person reads it: what went wrong (detail), what to do, and the request
 // id to quote to support. role="alert" so a screen reader announces it when it appears.
 import { guidanceFor, type ApiProblem } from '../api/problem'
+import { session } from '../session'
 
 export function ProblemMessage ({ problem }: { problem: ApiProblem | undefined }) {
   if (problem === undefined) return null
@@ -14,6 +15,7 @@ export function ProblemMessage ({ problem }: { problem: ApiProblem | undefined }
         <ul>{fieldErrors.map((error) => <li key={error.pointer}><code>{error.pointer || error.in}</code>: {error.detail}</li>)}</ul>
       )}
       {guidance !== undefined && <p>{guidance}</p>}
+      {problem.status === 401 && session.token() !== null && <p><button type='button' onClick={() => { session.signOut() }}>Sign in again</button></p>}
       <p class='problem-meta'>
         Code <code>{problem.code}</code>
         {problem.requestId !== null && <> · Request id <code class='request-id'>{problem.requestId}</code> (quote it to support)</>}

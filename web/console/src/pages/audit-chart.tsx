@@ -51,7 +51,12 @@ export function IssuanceChart ({ customerId, since, until }: { customerId: strin
     const from = since === undefined ? to - DAY_MS : new Date(since).getTime()
     const window = { since: new Date(from).toISOString(), until: new Date(to).toISOString() }
     const [issued, denied] = await Promise.all([eventsOf(customerId, 'credentials.issued', window.since, window.until), eventsOf(customerId, 'credentials.denied', window.since, window.until)])
-    return { from, to, buckets: bucketize(issued.events, denied.events, from, to), partial: issued.partial || denied.partial, totals: { issued: issued.events.length, denied: denied.events.length } }
+    // Pages come newest first: past the cap, the chart starts at the oldest event counted of the
+    // capped kind, so no bucket it draws is missing events.
+    const oldest = (read: { events: AuditEvent[], partial: boolean }): number => read.partial ? new Date(read.events.at(-1)?.occurredAt ?? to).getTime() : from
+    const start = Math.max(from, oldest(issued), oldest(denied))
+    const counted = (events: AuditEvent[]): AuditEvent[] => events.filter((e) => new Date(e.occurredAt).getTime() >= start)
+    return { from: start, to, buckets: bucketize(counted(issued.events), counted(denied.events), start, to), partial: issued.partial || denied.partial, totals: { issued: counted(issued.events).length, denied: counted(denied.events).length } }
   }, [customerId, since, until])
   if (data.problem !== undefined) return <ProblemMessage problem={data.problem} />
   if (data.data === undefined) return <p aria-busy='true'>Counting credentials…</p>
@@ -62,12 +67,12 @@ export function IssuanceChart ({ customerId, since, until }: { customerId: strin
   const slot = plotWidth / buckets.length
   const bar = Math.max(1, slot / 2 - 1)
   const y = (n: number): number => PAD.top + plotHeight - (n / max) * plotHeight
-  const summary = `Credentials for this customer from ${utc(new Date(from).toISOString())} to ${utc(new Date(to).toISOString())}: ${totals.issued} issued, ${totals.denied} denied${partial ? ` (first ${MAX_EVENTS} of each only)` : ''}.`
+  const summary = `Credentials for this customer from ${utc(new Date(from).toISOString())} to ${utc(new Date(to).toISOString())}: ${totals.issued} issued, ${totals.denied} denied${partial ? ` (the window is shortened to the newest ${MAX_EVENTS} events of a kind)` : ''}.`
   return (
     <figure class='chart' aria-labelledby='chart-caption'>
       <figcaption id='chart-caption'>
         <strong>Credentials issued and denied</strong> <span class='legend legend-issued'>issued {totals.issued}</span> <span class='legend legend-denied'>denied {totals.denied}</span>
-        {partial && <span class='muted'> Partial: only the first {MAX_EVENTS} events of each kind are counted; narrow the time window.</span>}
+        {partial && <span class='muted'> More than {MAX_EVENTS} events in the window: the chart starts at the oldest of the newest {MAX_EVENTS} counted. Narrow the time window to see earlier.</span>}
       </figcaption>
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role='img' aria-label={summary} class='chart-svg'>
         <line class='axis' x1={PAD.left} y1={PAD.top + plotHeight} x2={WIDTH - PAD.right} y2={PAD.top + plotHeight} />

@@ -70,12 +70,12 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
     <>
       <h1>Audit trail</h1>
       <Integrity />
-      <form class='filters' aria-label='Filter events' onSubmit={apply}>
+      <form class='filters' aria-label='Filter events' onSubmit={apply} key={`${key}-${customers.data === undefined ? 0 : 1}`}>
         <label class='field'>Customer
-          <select name='customerId' defaultValue={filter.customerId ?? ''} key={`c-${filter.customerId ?? ''}-${customers.data?.items.length ?? 0}`}>
+          <select name='customerId'>
             <option value=''>Any</option>
-            {filter.customerId !== undefined && customers.data?.items.some((c) => c.id === filter.customerId) !== true && <option value={filter.customerId}>{filter.customerId}</option>}
-            {customers.data?.items.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            {filter.customerId !== undefined && customers.data?.items.some((c) => c.id === filter.customerId) !== true && <option value={filter.customerId} selected>{filter.customerId}</option>}
+            {customers.data?.items.map((c) => <option key={c.id} value={c.id} selected={c.id === filter.customerId}>{c.name}</option>)}
           </select>
         </label>
         <label class='field'>Action
@@ -83,9 +83,9 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
           <datalist id='audit-actions'>{KNOWN_ACTIONS.map((a) => <option key={a} value={a} />)}</datalist>
         </label>
         <label class='field'>Outcome
-          <select name='outcome' defaultValue={filter.outcome ?? ''}>
+          <select name='outcome'>
             <option value=''>Any</option>
-            {OUTCOMES.map((o) => <option key={o} value={o}>{o}</option>)}
+            {OUTCOMES.map((o) => <option key={o} value={o} selected={o === filter.outcome}>{o}</option>)}
           </select>
         </label>
         <label class='field'>Client id<input name='actorClientId' defaultValue={filter.actorClientId ?? ''} spellcheck={false} /></label>

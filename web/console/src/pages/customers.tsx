@@ -38,12 +38,12 @@ export function CustomersPage ({ query }: { query: URLSearchParams }) {
   return (
     <>
       <h1>Customers</h1>
-      <form class='filters' role='search' aria-label='Find customers' onSubmit={filter}>
+      <form class='filters' role='search' aria-label='Find customers' onSubmit={filter} key={query.toString()}>
         <label class='field'>Name or reference<input type='search' name='search' defaultValue={search} maxLength={200} /></label>
         <label class='field'>Status
-          <select name='status' defaultValue={status ?? ''}>
+          <select name='status'>
             <option value=''>Any</option>
-            {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+            {STATUSES.map((s) => <option key={s} value={s} selected={s === status}>{s}</option>)}
           </select>
         </label>
         <button type='submit'>Search</button>

@@ -52,8 +52,8 @@ function AccountStep ({ customerId, suggested, onMinted }: { customerId: string,
     const { data, error, response } = await api.POST('/v1/customers/{customerId}/external-ids', { params: { path: { customerId } }, body })
     if (data !== undefined) return data
     // The account already has an active ID: the wizard carries on with it (IDs are never re-minted).
-    const existing = (error as { existingExternalIdId?: string } | undefined)?.existingExternalIdId
-    if (response.status === 409 && existing !== undefined) return await unwrap(api.GET('/v1/external-ids/{externalIdId}', { params: { path: { externalIdId: existing } } }))
+    const existing = (error as { existingExternalIdId?: string | null } | undefined)?.existingExternalIdId
+    if (response.status === 409 && typeof existing === 'string') return await unwrap(api.GET('/v1/external-ids/{externalIdId}', { params: { path: { externalIdId: existing } } }))
     return await unwrap<ExternalId>(Promise.resolve({ error, response }))
   })
   return (
