@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { parsePrincipalArn, parseRoleArn } from '../arn.js'
 import { EXTERNAL_ID, MAX_DURATION_SECONDS, MAX_POLICY_ARNS, MAX_SESSION_POLICY_CHARS, MIN_DURATION_SECONDS, ROLE_CHAINING_MAX_SECONDS, ROLE_SESSION_NAME, SOURCE_IDENTITY } from '../sts-limits.js'
-import { evaluateTrustPolicy, MalformedPolicyError } from './trust-policy.js'
+import { evaluateTrustPolicy, MalformedPolicyError } from '../../iam/trust-policy-evaluator.js'
 
 export interface StsErrorShape {
   status: number
