@@ -51,7 +51,7 @@ export function createSandboxService (deps: Deps) {
       ]
       if (problems.length > 0) throw templateInvalid(`MalformedPolicyDocument: ${problems.join('; ')}`)
       const roleArn = `arn:${deps.partition}:iam::${awsAccountId}:role/${role.roleName}`
-      deps.emulator.putRole({ arn: roleArn, trustPolicy: role.trustPolicy, maxSessionDuration: role.maxSessionDuration })
+      deps.emulator.putRole({ arn: roleArn, trustPolicy: role.trustPolicy, permissions: role.inlinePolicies.map((p) => p.document), maxSessionDuration: role.maxSessionDuration })
       return { awsAccountId, roleName: role.roleName, roleArn, maxSessionDuration: role.maxSessionDuration, outputs: { RoleArn: roleArn } }
     }
   }
