@@ -104,7 +104,7 @@ t.test('"Try it", exactly as written, against a fresh sandbox', async (t) => {
   const outputOf = (pattern: RegExp): string => outputs[blocks.findIndex((block) => pattern.test(block.source))] ?? ''
   t.match(outputOf(/onboarding/), /Principal:\n\s+AWS: arn:aws:iam::111122223333:user\/deputy-sandbox\n[\s\S]*StringEquals:\n\s+sts:ExternalId: !Ref ExternalId/, 'the kit\'s role trusts the emulated vendor, with the external ID')
   t.match(outputOf(/\/stacks/), /^arn:aws:iam::123456789012:role\/DeputyAccess$/m, 'the stack created the role')
-  t.match(outputOf(/verification\.outcome/), /\npass\n?$/, 'the probe passed')
+  t.match(outputOf(/verification\.outcome/), /\nread_trust_policy: allowed\npass\nproved\n?$/, 'the probe passed, and the static proof proved the kit\'s trust policy')
   t.match(outputOf(/"purpose":"trying deputy"/), /"accessKeyId":"ASIA[A-Z2-7]{16}"/, 'credentials came back with an access key id')
   t.match(outputOf(/audit-events/), /^credentials\.issued success$/m, 'the audit trail has credentials.issued')
   t.match(outputOf(/\/revoke/), /^200\n/, 'the revoke answered 200')

@@ -1,16 +1,18 @@
-// deputy's only door to AWS: AssumeRole and GetCallerIdentity through @aws-sdk/client-sts, with a
+// deputy's only door to AWS: AssumeRole and GetCallerIdentity through @aws-sdk/client-sts (and IAM
+// GetRole, for the probe's static check, through iam-get-role.ts), with a
 // timeout on every call and jittered retries of throttling and server faults within a bounded
 // time and a retry quota. Errors come back classified, never thrown, so callers decide what each
 // one means.
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleCommandInput } from '@aws-sdk/client-sts'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { iamGetRole, type RoleDocument } from './iam-get-role.js'
 
 export interface StsSettings {
   region: string
   /** Per-call timeout (connection and response). */
   timeoutMs: number
   /** Told about every attempt: its action, 'ok' or the AWS error code, and how long it took. */
-  onCall?: (action: 'AssumeRole' | 'GetCallerIdentity', result: string, seconds: number) => void
+  onCall?: (action: AwsAction, result: string, seconds: number) => void
   /**
    * Where STS is and who deputy is, given explicitly (the sandbox's in-process emulator). Unset:
    * the SDK's own resolution (AWS_ENDPOINT_URL_STS, the default credential chain). Explicit values
@@ -19,6 +21,8 @@ export interface StsSettings {
   endpoint?: string | undefined
   credentials?: { accessKeyId: string, secretAccessKey: string } | undefined
 }
+
+export type AwsAction = 'AssumeRole' | 'GetCallerIdentity' | 'GetRole'
 
 export interface TemporaryCredentials {
   accessKeyId: string
@@ -112,7 +116,7 @@ export function createStsGateway (settings: StsSettings) {
 
   let retryTokens: number = RETRY_QUOTA.capacity
 
-  async function withRetries<T> (action: 'AssumeRole' | 'GetCallerIdentity', budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
+  async function withRetries<T> (action: AwsAction, budgetMs: number, call: () => Promise<{ value: T, requestId: string | null }>): Promise<StsOutcome<T>> {
     const deadline = Date.now() + budgetMs
     let lastRetryCost = 0
     for (let attempt = 1; ; attempt++) {
@@ -172,6 +176,16 @@ export function createStsGateway (settings: StsSettings) {
           requestId: out.$metadata.requestId ?? null
         }
       })
+    },
+
+    /**
+     * IAM GetRole on `roleArn` with a session of that role (the probe's first call): its trust
+     * policy, or a classified failure (denied when the role does not grant iam:GetRole on itself).
+     * The endpoint is the explicit one when set (the sandbox's emulator serves IAM too), else
+     * AWS_ENDPOINT_URL_IAM or the partition's.
+     */
+    async getRole (credentials: TemporaryCredentials, roleArn: string, options: { retryBudgetMs: number }): Promise<StsOutcome<RoleDocument>> {
+      return withRetries('GetRole', options.retryBudgetMs, () => iamGetRole({ endpoint: settings.endpoint, timeoutMs: settings.timeoutMs }, credentials, roleArn))
     },
 
     /** Retries left in the quota now (RETRY_QUOTA). */

@@ -7,7 +7,7 @@
 //    counted and reported, never silently dropped.
 import { runSimulation } from '@cloud-copilot/iam-simulate'
 import t from 'tap'
-import { evaluateTrustPolicy, MalformedPolicyError, OPERATORS, type RequestContext } from '../../src/aws/sts-emulator/trust-policy.js'
+import { evaluateTrustPolicy, MalformedPolicyError, OPERATORS, type RequestContext } from '../../src/iam/trust-policy-evaluator.js'
 
 const VENDOR = 'arn:aws:iam::111111111111:user/deputy'
 const VENDOR_ROLE = 'arn:aws:iam::111111111111:role/VendorRole'

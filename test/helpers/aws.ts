@@ -1,5 +1,6 @@
 // The STS emulator for tests: a real HTTP server that deputy reaches through the real SDK, the
-// way it reaches AWS (AWS_ENDPOINT_URL_STS and ordinary credentials in the environment).
+// way it reaches AWS (AWS_ENDPOINT_URL_STS and ordinary credentials in the environment); it
+// answers IAM GetRole too (AWS_ENDPOINT_URL_IAM).
 import type { Test } from 'tap'
 import { startStsEmulator, type RunningStsEmulator } from '../../src/aws/sts-emulator/server.js'
 
@@ -15,7 +16,7 @@ export async function startTestAws (t: Test, env: Record<string, string> = {}): 
   const running = await startStsEmulator()
   const keys = running.emulator.createUser(VENDOR_ARN)
   // Each test file is its own process, so this environment belongs to this file alone.
-  Object.assign(process.env, { AWS_ENDPOINT_URL_STS: running.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'us-east-1' })
+  Object.assign(process.env, { AWS_ENDPOINT_URL_STS: running.url, AWS_ENDPOINT_URL_IAM: running.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'us-east-1' })
   delete process.env.AWS_SESSION_TOKEN
   delete process.env.AWS_PROFILE
   t.teardown(() => running.close())
@@ -33,5 +34,8 @@ export const secureTrust = (externalId: string, principal = VENDOR_ARN): object 
   Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
   Condition: { StringEquals: { 'sts:ExternalId': externalId } }
 })
+
+/** The calls the emulator recorded that went to STS (not IAM GetRole). */
+export const stsCallsOf = (emulator: { calls(): Array<{ action: string }> }): number => emulator.calls().filter((c) => c.action !== 'GetRole').length
 
 export const roleArn = (account: string, name = 'DeputyAccess'): string => `arn:aws:iam::${account}:role/${name}`

@@ -29,13 +29,15 @@ t.test('connections', async (t) => {
     t.equal(ok.statusCode, 201)
     const body = ok.json()
     t.match(body, { status: 'active', roleArn: arn, externalIdId: externalId.id, awsAccountId: externalId.awsAccountId, verification: { outcome: 'pass', vendorPrincipalArn: VENDOR_ARN } })
-    t.same(stepOutcomes(body.verification), { with_external_id: 'allowed', caller_identity: 'allowed', without_external_id: 'denied', wrong_external_id: 'denied' })
+    t.same(stepOutcomes(body.verification), { with_external_id: 'allowed', caller_identity: 'allowed', without_external_id: 'denied', wrong_external_id: 'denied', read_trust_policy: 'denied' })
+    t.match(body.verification.staticCheck, { status: 'unavailable', detail: /grant iam:GetRole/ }, 'a role without the iam:GetRole grant: the probe alone decides')
     for (const c of body.verification.calls) t.match(c.stsRequestId, /^[0-9a-f-]{36}$/)
     const assumes = aws.emulator.calls().filter((c) => c.action === 'AssumeRole' && c.params.RoleArn === arn).slice(-3)
     t.same(assumes.map((c) => c.params.ExternalId === externalId.externalId ? 'right' : c.params.ExternalId === undefined ? 'none' : 'wrong'), ['right', 'none', 'wrong'])
+    t.same(JSON.parse(assumes[0]?.params.Policy ?? '{}'), { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:GetRole', Resource: arn }] }, 'the first session may only read the role itself')
     for (const c of assumes) {
       t.equal(c.params.DurationSeconds, '900')
-      t.same(JSON.parse(c.params.Policy ?? '{}'), { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] }, 'probe sessions can do nothing')
+      if (c !== assumes[0]) t.same(JSON.parse(c.params.Policy ?? '{}'), { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] }, 'the other probe sessions can do nothing')
       t.equal(c.params.SourceIdentity, 'deputy.probe')
     }
     const events = await database.prisma.auditEvent.findMany({ where: { resourceId: body.id }, orderBy: { seq: 'asc' } })

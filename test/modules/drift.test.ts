@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { nextProbeAt, slotOffsetMs } from '../../src/modules/connections/probe-slots.js'
 import { ADMIN_TOKEN, buildTestApp, buildTestAppOn, call } from '../helpers/app.js'
-import { policy, roleArn, startTestAws, VENDOR_ARN } from '../helpers/aws.js'
+import { policy, roleArn, startTestAws, stsCallsOf, VENDOR_ARN } from '../helpers/aws.js'
 import { connectRole, createApiClient, createCustomer } from '../helpers/fixtures.js'
 import { parseMetrics } from '../helpers/prometheus.js'
 
@@ -88,10 +88,10 @@ t.test('drift detection', async (t) => {
     // The customer drops the external-ID condition: anyone who learns the ARN can use deputy.
     aws.emulator.putRole({ arn: roleArn(account), trustPolicy: policy({ Effect: 'Allow', Principal: { AWS: VENDOR_ARN }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] }) })
     await makeDue([connection.id])
-    const before = aws.emulator.calls().length
+    const before = stsCallsOf(aws.emulator)
     const run = await app.driftScheduler.runOnce()
     t.same(run.results, [{ connectionId: connection.id, probed: true, outcome: 'insecure', from: 'active', to: 'insecure' }])
-    t.equal(aws.emulator.calls().length - before, 4, 'four STS calls per probe')
+    t.equal(stsCallsOf(aws.emulator) - before, 4, 'four STS calls per probe (and IAM GetRole, which is not STS)')
     t.equal((await getConnection(connection.id)).status, 'insecure')
     const refused = await issue(connection.id)
     t.equal(refused.statusCode, 409, 'issuance refuses the insecure role immediately')
@@ -120,14 +120,14 @@ t.test('drift detection', async (t) => {
     for (const kind of ['server_error', 'throttle'] as const) {
       const other = await connectRole(app, aws.emulator, customer.id)
       aws.emulator.injectFault({ kind, count: 1000 })
-      const before = aws.emulator.calls().length
+      const before = stsCallsOf(aws.emulator)
       try {
         await makeDue([other.connection.id])
         t.match((await app.driftScheduler.runOnce()).results, [{ probed: true, outcome: 'error', from: 'active', to: 'active' }], kind)
       } finally {
         aws.emulator.clearFaults()
       }
-      t.equal(aws.emulator.calls().length - before, 3, `${kind}: one attempt per AssumeRole, no retries (the STS rate holds while AWS throttles)`)
+      t.equal(stsCallsOf(aws.emulator) - before, 3, `${kind}: one attempt per AssumeRole, no retries (the STS rate holds while AWS throttles)`)
       const view = await getConnection(other.connection.id)
       t.equal(view.status, 'active', `${kind}: not the customer's fault`)
       t.ok(Date.parse(view.nextProbeAt ?? '') <= Date.now() + 10 * 60 * 1000 + 1000, `${kind}: probed again within 10 minutes`)
@@ -206,14 +206,14 @@ t.test('the shared STS call rate holds across replicas; the backlog is in /metri
   const ids: string[] = []
   for (let i = 0; i < 12; i++) ids.push((await connectRole(app, aws.emulator, customer.id)).connection.id)
   await database.prisma.connection.updateMany({ where: { id: { in: ids } }, data: { nextProbeAt: new Date(Date.now() - 1000) } })
-  const before = aws.emulator.calls().length
+  const before = stsCallsOf(aws.emulator)
   let probed = 0
   for (let round = 0; round < 6; round++) {
     const runs = await Promise.all([app.driftScheduler.runOnce(), replica.app.driftScheduler.runOnce()])
     probed += runs.reduce((n, run) => n + run.claimed, 0)
   }
   t.equal(probed, 5, '5 probes in this minute, over both replicas and 12 runs')
-  t.equal(aws.emulator.calls().length - before, 20, '20 STS calls')
+  t.equal(stsCallsOf(aws.emulator) - before, 20, '20 STS calls')
 
   const monitor = await createApiClient(app, ['metrics:read'])
   const scrape = await call(app, 'GET', '/metrics', { token: monitor.token })

@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
-import { evaluateTrustPolicy, parseTrustPolicy } from '../../src/aws/sts-emulator/trust-policy.js'
+import { evaluateTrustPolicy, parseTrustPolicy } from '../../src/iam/trust-policy-evaluator.js'
 import { grantsEverything, policyDocumentProblems, statementsProblems } from '../../src/iam/policy-document.js'
 import { shellQuote } from '../../src/modules/onboarding/aws-cli.js'
 import { CLOUDFORMATION_TAGS, instantiateRoleTemplate, parseCloudFormationYaml, renderGenericTemplate, TemplateError, type RoleSpec } from '../../src/modules/onboarding/cloudformation.js'
 import { buildOnboardingKit, OnboardingInputError, type OnboardingKit, type OnboardingKitInput } from '../../src/modules/onboarding/onboarding-kit.js'
-import { INLINE_POLICY_NAME, NO_PERMISSIONS, type PermissionSet } from '../../src/modules/onboarding/permission-set.js'
+import { identityDecision } from '../../src/iam/identity-policy.js'
+import { INLINE_POLICY_NAME, NO_PERMISSIONS, READ_TRUST_POLICY_NAME, readTrustPolicyDocument, type PermissionSet } from '../../src/modules/onboarding/permission-set.js'
 import { parseQuickCreateUrl, parseS3TemplateUrl, quickCreateUrl, stackNameFor } from '../../src/modules/onboarding/quick-create.js'
 import { hclString, hclValue } from '../../src/modules/onboarding/terraform.js'
 import { findBlock, parseHcl } from '../helpers/hcl.js'
@@ -154,16 +155,23 @@ t.test('the CloudFormation role, Terraform and the AWS CLI embed exactly the tru
       t.equal(permissions.permissionsBoundaryArn, input.permissionsBoundaryArn ?? null)
 
       // CloudFormation: the role as created with the template's defaults (this customer's IDs).
-      const deployed = instantiateRoleTemplate(kit.cloudFormation.template)
+      const account = { accountId: '222222222222', partition: 'aws' }
+      const ownArn = `arn:aws:iam::222222222222:role/${input.roleName}`
+      const readGrant = (resource: unknown) => ({ name: READ_TRUST_POLICY_NAME, document: readTrustPolicyDocument(resource) })
+      const deployed = instantiateRoleTemplate(kit.cloudFormation.template, {}, account)
       t.same(deployed.trustPolicy, trustPolicy, 'CloudFormation: AssumeRolePolicyDocument with ExternalId substituted is the trust policy')
-      t.same(deployed.inlinePolicies, inline === null ? [] : [inline], 'CloudFormation: the inline policy')
+      t.same(deployed.inlinePolicies, [...(inline === null ? [] : [inline]), readGrant(ownArn)], 'CloudFormation: the inline policy, and iam:GetRole on the role\'s own ARN (Fn::Sub on its name)')
+      const grants = deployed.inlinePolicies.filter((p) => p.name === READ_TRUST_POLICY_NAME).map((p) => p.document)
+      t.equal(identityDecision(grants, 'iam:GetRole', ownArn), 'allow', 'the grant lets the role read itself')
+      t.equal(identityDecision(grants, 'iam:GetRole', 'arn:aws:iam::222222222222:role/Other'), 'none', 'and no other role')
+      t.equal(identityDecision(grants, 'iam:UpdateAssumeRolePolicy', ownArn), 'none', 'and nothing but GetRole')
       t.same(deployed.managedPolicyArns, input.permissions.managedPolicyArns, 'CloudFormation: the managed policies')
       t.equal(deployed.permissionsBoundaryArn, input.permissionsBoundaryArn)
       t.equal(deployed.maxSessionDuration, input.maxSessionDuration)
       t.equal(deployed.roleName, input.roleName)
       // The generic template with this kit's IDs as parameters creates the same role.
       const [current, previous] = input.externalIds
-      const generic = instantiateRoleTemplate(renderGenericTemplate(roleOf(input)), { ExternalId: current ?? '', ...(previous === undefined ? {} : { PreviousExternalId: previous }) })
+      const generic = instantiateRoleTemplate(renderGenericTemplate(roleOf(input)), { ExternalId: current ?? '', ...(previous === undefined ? {} : { PreviousExternalId: previous }) }, account)
       t.same(generic, deployed, 'the generic template with these parameters creates the same role')
 
       // Terraform: read back with the HCL reader; jsonencode's argument is the document.
@@ -175,7 +183,7 @@ t.test('the CloudFormation role, Terraform and the AWS CLI embed exactly the tru
       t.same(attachments.map((b) => b.attributes.policy_arn), input.permissions.managedPolicyArns, 'Terraform: one attachment per managed policy')
       t.ok(attachments.every((b) => JSON.stringify(b.attributes.role) === '{"ref":"aws_iam_role.deputy.name"}'), 'attached to the role itself')
       const policies = blocks.filter((b) => b.labels[0] === 'aws_iam_role_policy')
-      t.same(policies.map((b) => ({ name: b.attributes.name, document: JSON.parse(b.attributes.policy as string) as unknown })), inline === null ? [] : [inline], 'Terraform: the inline policy')
+      t.same(policies.map((b) => ({ name: b.attributes.name, document: JSON.parse(b.attributes.policy as string) as unknown })), [...(inline === null ? [] : [inline]), readGrant({ ref: 'aws_iam_role.deputy.arn' })], 'Terraform: the inline policy, and iam:GetRole on the role\'s own ARN')
       t.same(findBlock(blocks, 'output', 'role_arn').attributes.value, { ref: 'aws_iam_role.deputy.arn' })
       t.same(blocks.filter((b) => b.type === 'variable'), [], 'Terraform: no variable that could be left empty')
       t.notMatch(kit.terraform.split('\n').filter((line) => !line.startsWith('#')).join('\n'), /\bvar\./, 'and no reference to one')
@@ -202,8 +210,10 @@ t.test('the CloudFormation role, Terraform and the AWS CLI embed exactly the tru
       t.equal(option(create, '--permissions-boundary'), input.permissionsBoundaryArn)
       t.same(calls.filter((c) => c[1] === 'attach-role-policy').map((c) => option(c, '--policy-arn')), input.permissions.managedPolicyArns, 'AWS CLI: attach-role-policy per managed policy')
       const put = calls.filter((c) => c[1] === 'put-role-policy')
-      t.same(put.map((c) => ({ name: option(c, '--policy-name'), document: JSON.parse(option(c, '--policy-document') ?? 'null') as unknown })), inline === null ? [] : [inline], 'AWS CLI: put-role-policy with the inline policy')
-      t.equal(calls.length, 1 + input.permissions.managedPolicyArns.length + (inline === null ? 0 : 1), 'nothing else')
+      t.same(put.map((c) => ({ name: option(c, '--policy-name'), document: JSON.parse(option(c, '--policy-document') ?? 'null') as unknown })), [...(inline === null ? [] : [inline]), readGrant(`arn:aws:iam::*:role/${input.roleName}`)],
+        'AWS CLI: put-role-policy with the inline policy, and iam:GetRole on the role (IAM reads roles of the caller\'s account only, so "*" for the account is this role)')
+      t.equal(calls.length, 2 + input.permissions.managedPolicyArns.length + (inline === null ? 0 : 1), 'nothing else')
+      t.match(buildOnboardingKit({ ...input, awsAccountId: '222222222222' }).awsCli, `"Resource":"${ownArn}"`, 'with the account known, the exact ARN')
 
       // create-role refused (a role of that name exists, with some other trust policy): nothing
       // after it runs, so no permission lands on a role the kit did not create.
@@ -406,7 +416,8 @@ ${role(trust(`!If [Neither, "never", !If [Both, [!Ref A, "${NEXT_ID}"], !If [Eit
     ['an unknown condition', template(role(trust('!If [Missing, "a", "b"]'))), {}, /Unresolved condition Missing/],
     ['a condition that is not a boolean', template(`Conditions:\n  C: "yes"\n${role(trust('!If [C, "a", "b"]'))}`), {}, /not a boolean/],
     ['a malformed Fn::If', template(role(trust('!If [C, "a"]'))), {}, /Fn::If takes/],
-    ['an unsupported function', template(role(trust('!Sub "${AWS::AccountId}"'))), {}, /Fn::Sub is not supported/]
+    ['an unsupported function', template(role(trust('!Join ["", [a, b]]'))), {}, /Fn::Join is not supported/],
+    ['Fn::Sub of something that is neither a parameter nor a pseudo parameter', template(role(trust('!Sub "${Nope}"'))), {}, /Unresolved reference \$\{Nope\} in Fn::Sub/]
   ]
   for (const [label, text, parameters, message] of refused) t.throws(() => instantiateRoleTemplate(text, parameters), { name: 'TemplateError', message }, label)
 })

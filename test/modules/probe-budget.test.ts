@@ -3,13 +3,13 @@
 // with Retry-After, audited, and make no STS call.
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
-import { roleArn, secureTrust, startTestAws } from '../helpers/aws.js'
+import { roleArn, secureTrust, startTestAws, stsCallsOf } from '../helpers/aws.js'
 import { awsAccount, createCustomer, mintExternalId } from '../helpers/fixtures.js'
 
 t.test('probe cooldown and per-customer budget', async (t) => {
   const aws = await startTestAws(t, { PROBE_COOLDOWN_MS: '30000', PROBE_BUDGET_PER_CUSTOMER_PER_HOUR: '3' })
   const { app, database } = await buildTestApp(t, aws.env)
-  const stsCalls = () => aws.emulator.calls().length
+  const stsCalls = () => stsCallsOf(aws.emulator)
 
   async function register (customerId: string) {
     const account = awsAccount()

@@ -3,7 +3,7 @@
 // them, checked with deputy's own condition evaluator). Everything through the API and the STS
 // emulator.
 import t from 'tap'
-import { evaluateCondition } from '../../src/aws/sts-emulator/trust-policy.js'
+import { evaluateCondition } from '../../src/iam/trust-policy-evaluator.js'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { interleavingOn } from '../helpers/interleaving.js'
 import { roleArn, startTestAws } from '../helpers/aws.js'

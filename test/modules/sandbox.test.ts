@@ -154,7 +154,7 @@ t.test('in the sandbox', async (t) => {
       ['a trust policy IAM refuses', { template: template.replace('Effect: Allow', 'Effect: Maybe') }, /MalformedPolicyDocument: AssumeRolePolicyDocument: /],
       ['a bad role name', { template: template.replace('RoleName: DeputyAccess', 'RoleName: "no spaces allowed"') }, /RoleName must be/],
       ['a MaxSessionDuration IAM refuses', { template: template.replace('MaxSessionDuration: 3600', 'MaxSessionDuration: 60') }, /MaxSessionDuration must be 3600-43200/],
-      ['a function it does not resolve', { template: template.replace('!Ref ExternalId', '!Sub "$' + '{ExternalId}"') }, /Fn::Sub is not supported/]
+      ['a function it does not resolve', { template: template.replace('!Ref ExternalId', '!Join ["", [!Ref ExternalId]]') }, /Fn::Join is not supported/]
     ]
     for (const [label, body, detail] of cases) {
       const res = await applyStack(app, account, body)

@@ -5,7 +5,8 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { parsePrincipalArn, parseRoleArn } from '../arn.js'
 import { EXTERNAL_ID, MAX_DURATION_SECONDS, MAX_POLICY_ARNS, MAX_SESSION_POLICY_CHARS, MIN_DURATION_SECONDS, ROLE_CHAINING_MAX_SECONDS, ROLE_SESSION_NAME, SOURCE_IDENTITY } from '../sts-limits.js'
-import { evaluateTrustPolicy, MalformedPolicyError } from './trust-policy.js'
+import { identityDecision } from '../../iam/identity-policy.js'
+import { evaluateTrustPolicy, MalformedPolicyError } from '../../iam/trust-policy-evaluator.js'
 
 export interface StsErrorShape {
   status: number
@@ -34,6 +35,8 @@ export interface Principal {
   roleArn?: string
   expiresAt?: Date
   sourceIdentity?: string
+  /** For sessions: the inline session policy AssumeRole was given, which narrows what it may do. */
+  sessionPolicy?: string
 }
 
 export interface Role {
@@ -42,6 +45,9 @@ export interface Role {
   name: string
   roleId: string
   trustPolicy: string
+  /** The role's identity (inline) policies: what its sessions may do (only IAM GetRole is emulated). */
+  permissions: string[]
+  createdAt: Date
   maxSessionDuration: number
   /** IAM propagation: until this instant the role refuses every AssumeRole. */
   assumableAfter: Date
@@ -55,8 +61,8 @@ export type FaultKind = typeof FAULT_KINDS[number]
 
 export interface Fault {
   kind: FaultKind
-  /** Restrict to one action; all actions otherwise. */
-  action?: 'AssumeRole' | 'GetCallerIdentity' | undefined
+  /** Restrict to one action; all STS actions otherwise (an IAM GetRole only when named). */
+  action?: 'AssumeRole' | 'GetCallerIdentity' | 'GetRole' | undefined
   /** How many matching calls it affects; unlimited within `durationMs` when only that is given. */
   count?: number | undefined
   /** How long after it is injected it applies (a storm); without it, until `count` is spent. */
@@ -78,7 +84,7 @@ export function faultProblem (fault: unknown): string | undefined {
   const f = fault as Record<string, unknown>
   const positive = (key: string): boolean => f[key] === undefined || (typeof f[key] === 'number' && Number.isFinite(f[key]) && f[key] > 0)
   if (!(FAULT_KINDS as readonly unknown[]).includes(f.kind)) return `kind must be one of ${FAULT_KINDS.join(', ')}`
-  if (f.action !== undefined && f.action !== 'AssumeRole' && f.action !== 'GetCallerIdentity') return 'action must be AssumeRole or GetCallerIdentity'
+  if (f.action !== undefined && f.action !== 'AssumeRole' && f.action !== 'GetCallerIdentity' && f.action !== 'GetRole') return 'action must be AssumeRole, GetCallerIdentity or GetRole'
   if (!positive('count') || !positive('durationMs') || !positive('latencyMs')) return 'count, durationMs and latencyMs must be positive numbers'
   if (f.count === undefined && f.durationMs === undefined) return 'give count, durationMs or both'
   if (f.probability !== undefined && !(typeof f.probability === 'number' && f.probability > 0 && f.probability <= 1)) return 'probability must be in (0, 1]'
@@ -123,7 +129,7 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
     return { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey }
   }
 
-  function putRole (input: { arn: string, trustPolicy: string | object, maxSessionDuration?: number, propagationDelayMs?: number }): Role {
+  function putRole (input: { arn: string, trustPolicy: string | object, permissions?: Array<string | object>, maxSessionDuration?: number, propagationDelayMs?: number }): Role {
     const parsed = parseRoleArn(input.arn)
     if (parsed === undefined) throw new Error(`not an IAM role ARN: ${input.arn}`)
     const existing = roles.get(input.arn)
@@ -133,6 +139,8 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
       name: parsed.name,
       roleId: existing?.roleId ?? `AROA${alnum(17)}`,
       trustPolicy: typeof input.trustPolicy === 'string' ? input.trustPolicy : JSON.stringify(input.trustPolicy),
+      permissions: (input.permissions ?? []).map((p) => typeof p === 'string' ? p : JSON.stringify(p)),
+      createdAt: existing?.createdAt ?? now(),
       maxSessionDuration: input.maxSessionDuration ?? 3600,
       assumableAfter: new Date(now().getTime() + (input.propagationDelayMs ?? 0))
     }
@@ -154,7 +162,7 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
   function takeFault (action: string): Fault | undefined {
     const at = now().getTime()
     faults = faults.filter((f) => f.remaining > 0 && at <= f.until)
-    const fault = faults.find((f) => (f.action === undefined || f.action === action) && (f.probability === undefined || Math.random() < f.probability))
+    const fault = faults.find((f) => (f.action === undefined ? action !== 'GetRole' : f.action === action) && (f.probability === undefined || Math.random() < f.probability))
     if (fault === undefined) return undefined
     fault.remaining -= 1
     return fault
@@ -247,7 +255,8 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
       userId: `${role.roleId}:${sessionName}`,
       roleArn: role.arn,
       expiresAt,
-      ...(sourceIdentity === undefined ? {} : { sourceIdentity })
+      ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
+      ...(policy === undefined ? {} : { sessionPolicy: policy })
     }
     principals.set(session.accessKeyId, session)
     return {
@@ -260,6 +269,44 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
         Expiration: expiresAt.toISOString()
       },
       ...(policy === undefined ? {} : { PackedPolicySize: Math.ceil(JSON.stringify(JSON.parse(policy)).length / MAX_SESSION_POLICY_CHARS * 100) })
+    }
+  }
+
+  /**
+   * IAM GetRole for the caller's own account, authorised as IAM does it for a role session: the
+   * role's identity policies must allow iam:GetRole on the role's ARN and the session policy (if
+   * any) must too, with no explicit Deny in either. Checked before the role is looked up, as IAM
+   * answers AccessDenied rather than revealing whether a role exists. IAM users have no policies
+   * here, so they are refused.
+   */
+  function iamGetRole (caller: Principal, params: Record<string, string>) {
+    const name = params.RoleName ?? ''
+    if (!/^[\w+=,.@-]{1,64}$/.test(name)) throw validation('roleName', name, 'Member must satisfy regular expression pattern: [\\w+=,.@-]+')
+    const role = [...roles.values()].find((r) => r.accountId === caller.accountId && r.name === name)
+    const partition = caller.arn.split(':')[1] ?? 'aws'
+    const resource = role?.arn ?? `arn:${partition}:iam::${caller.accountId}:role/${name}`
+    const own = caller.roleArn === undefined ? undefined : roles.get(caller.roleArn)
+    const keys = { 'aws:PrincipalArn': caller.roleArn ?? caller.arn, 'aws:PrincipalAccount': caller.accountId }
+    const identity = identityDecision(own?.permissions ?? [], 'iam:GetRole', resource, keys)
+    const session = caller.sessionPolicy === undefined ? 'allow' : identityDecision([caller.sessionPolicy], 'iam:GetRole', resource, keys)
+    if (identity !== 'allow' || session !== 'allow') {
+      const why = identity === 'deny' || session === 'deny'
+        ? 'with an explicit deny in an identity-based policy'
+        : identity !== 'allow' ? 'because no identity-based policy allows the iam:GetRole action' : 'because no session policy allows the iam:GetRole action'
+      throw sender(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: iam:GetRole on resource: role ${name} ${why}`)
+    }
+    if (role === undefined) throw sender(404, 'NoSuchEntity', `The role with name ${name} cannot be found.`)
+    return {
+      Role: {
+        Path: parseRoleArn(role.arn)?.path ?? '/',
+        RoleName: role.name,
+        RoleId: role.roleId,
+        Arn: role.arn,
+        CreateDate: role.createdAt.toISOString(),
+        // IAM returns the trust policy URL-encoded (RFC 3986) inside the XML.
+        AssumeRolePolicyDocument: encodeURIComponent(role.trustPolicy),
+        MaxSessionDuration: role.maxSessionDuration
+      }
     }
   }
 
@@ -285,6 +332,7 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
     takeFault,
     principalFor,
     assumeRole,
+    iamGetRole,
     getCallerIdentity,
     record,
     calls: (): RecordedCall[] => [...calls],

@@ -1,12 +1,15 @@
 // The STS emulator as a real HTTP server: the STS query protocol (form-encoded requests, XML
-// answers, SigV4-signed) on "/", and a small JSON admin interface under "/_emulator/" for
+// answers, SigV4-signed) on "/", and IAM's GetRole in the same protocol (signed for service iam), and a small JSON admin interface under "/_emulator/" for
 // creating principals and roles, injecting faults and reading the call record. It binds to
 // loopback by default: the admin interface has no authentication.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createStsEmulator, faultProblem, StsError, type Fault, type Principal, type StsEmulator } from './emulator.js'
 import { parseAmzDate, parseAuthorization, signatureMatches } from './sigv4.js'
-import { errorXml, resultXml } from './xml.js'
+import { errorXml, IAM_NS, resultXml } from './xml.js'
+
+/** The IAM actions this server answers; every other action is STS's. */
+const IAM_ACTIONS = new Set(['GetRole'])
 
 const MAX_BODY_BYTES = 64 * 1024
 const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000
@@ -27,7 +30,7 @@ function send (res: ServerResponse, status: number, contentType: string, body: s
   res.end(body)
 }
 
-async function authenticate (emulator: StsEmulator, req: IncomingMessage, url: URL, body: string): Promise<Principal> {
+async function authenticate (emulator: StsEmulator, req: IncomingMessage, url: URL, body: string, service: 'sts' | 'iam'): Promise<Principal> {
   const auth = parseAuthorization(req.headers.authorization)
   if (auth === undefined) throw new StsError({ status: 403, type: 'Sender', code: 'MissingAuthenticationToken', message: 'Request is missing Authentication Token' })
   const principal = emulator.principalFor(auth.accessKeyId)
@@ -38,7 +41,7 @@ async function authenticate (emulator: StsEmulator, req: IncomingMessage, url: U
   if (principal.expiresAt !== undefined && principal.expiresAt <= emulator.now()) {
     throw new StsError({ status: 400, type: 'Sender', code: 'ExpiredToken', message: 'The security token included in the request is expired' })
   }
-  if (auth.service !== 'sts') throw new StsError({ status: 403, type: 'Sender', code: 'SignatureDoesNotMatch', message: "Credential should be scoped to correct service: 'sts'." })
+  if (auth.service !== service) throw new StsError({ status: 403, type: 'Sender', code: 'SignatureDoesNotMatch', message: `Credential should be scoped to correct service: '${service}'.` })
   const signingDate = parseAmzDate(typeof req.headers['x-amz-date'] === 'string' ? req.headers['x-amz-date'] : undefined)
   if (signingDate === undefined || Math.abs(signingDate.getTime() - emulator.now().getTime()) > MAX_CLOCK_SKEW_MS) {
     throw new StsError({ status: 403, type: 'Sender', code: 'SignatureDoesNotMatch', message: 'Signature expired: the request time is too far from the server time.' })
@@ -56,6 +59,8 @@ async function handleSts (emulator: StsEmulator, req: IncomingMessage, res: Serv
   const body = await readBody(req)
   const params = { ...Object.fromEntries(url.searchParams), ...Object.fromEntries(new URLSearchParams(body)) }
   const action = params.Action ?? ''
+  const iam = IAM_ACTIONS.has(action)
+  const ns = iam ? IAM_NS : undefined
   const recorded = { requestId, action, params: Object.fromEntries(Object.entries(params).filter(([k]) => k !== 'Action' && k !== 'Version')) }
   let caller: Principal | undefined
   try {
@@ -75,17 +80,18 @@ async function handleSts (emulator: StsEmulator, req: IncomingMessage, res: Serv
     if (fault?.kind === 'server_error') throw new StsError({ status: 500, type: 'Receiver', code: 'InternalFailure', message: 'The request processing has failed because of an unknown error, exception or failure.' })
     if (fault?.kind === 'access_denied') throw new StsError({ status: 403, type: 'Sender', code: 'AccessDenied', message: 'User is not authorized to perform: sts:AssumeRole' })
     if (fault?.kind === 'unavailable') throw new StsError({ status: 503, type: 'Receiver', code: 'ServiceUnavailable', message: 'Service is unable to handle request.' })
-    caller = await authenticate(emulator, req, url, body)
+    caller = await authenticate(emulator, req, url, body, iam ? 'iam' : 'sts')
     let result
     if (action === 'AssumeRole') result = emulator.assumeRole(caller, params)
+    else if (action === 'GetRole') result = emulator.iamGetRole(caller, params)
     else if (action === 'GetCallerIdentity') result = emulator.getCallerIdentity(caller)
     else throw new StsError({ status: 400, type: 'Sender', code: 'InvalidAction', message: `Could not find operation ${action} for version ${params.Version ?? '(none)'}` })
     emulator.record({ ...recorded, accessKeyId: caller.accessKeyId, callerArn: caller.arn, outcome: 'ok' })
-    send(res, 200, 'text/xml', resultXml(action, result, requestId), requestId)
+    send(res, 200, 'text/xml', resultXml(action, result, requestId, ns), requestId)
   } catch (error) {
     if (!(error instanceof StsError)) throw error
     emulator.record({ ...recorded, accessKeyId: caller?.accessKeyId ?? null, callerArn: caller?.arn ?? null, outcome: 'error', errorCode: error.shape.code })
-    send(res, error.shape.status, 'text/xml', errorXml(error.shape.type, error.shape.code, error.shape.message, requestId), requestId)
+    send(res, error.shape.status, 'text/xml', errorXml(error.shape.type, error.shape.code, error.shape.message, requestId, ns), requestId)
   }
 }
 
@@ -100,6 +106,7 @@ async function handleAdmin (emulator: StsEmulator, req: IncomingMessage, res: Se
       const role = emulator.putRole({
         arn: String(body.arn),
         trustPolicy: body.trustPolicy as object,
+        ...(Array.isArray(body.permissions) ? { permissions: body.permissions as object[] } : {}),
         ...(typeof body.maxSessionDuration === 'number' ? { maxSessionDuration: body.maxSessionDuration } : {}),
         ...(typeof body.propagationDelayMs === 'number' ? { propagationDelayMs: body.propagationDelayMs } : {})
       })

@@ -1,23 +1,8 @@
 // Verifies AWS Signature Version 4 on incoming STS requests by recomputing the signature with
 // @smithy/signature-v4 (the signer the AWS SDK itself uses) over exactly the signed headers.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import { SignatureV4 } from '@smithy/signature-v4'
-
-/** SHA-256 / HMAC-SHA-256 in the shape @smithy/signature-v4 expects, backed by node:crypto. */
-type SourceData = string | ArrayBuffer | ArrayBufferView
-
-const toBytes = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-
-class NodeSha256 {
-  private readonly hash
-  constructor (secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret))
-  }
-
-  update (data: SourceData): void { this.hash.update(toBytes(data)) }
-  async digest (): Promise<Uint8Array> { return new Uint8Array(this.hash.digest()) }
-}
+import { NodeSha256 } from '../node-sha256.js'
 
 export interface SignedRequest {
   method: string

@@ -1,5 +1,6 @@
-// STS query-protocol responses: the XML bodies AWS sends for results and errors.
-const NS = 'https://sts.amazonaws.com/doc/2011-06-15/'
+// STS and IAM query-protocol responses: the XML bodies AWS sends for results and errors.
+const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/'
+export const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/'
 
 const escapeXml = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
@@ -13,10 +14,10 @@ function render (tree: XmlTree): string {
     .join('')
 }
 
-export function resultXml (action: string, result: XmlTree, requestId: string): string {
-  return `<${action}Response xmlns="${NS}"><${action}Result>${render(result)}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+export function resultXml (action: string, result: XmlTree, requestId: string, ns = STS_NS): string {
+  return `<${action}Response xmlns="${ns}"><${action}Result>${render(result)}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
 }
 
-export function errorXml (type: 'Sender' | 'Receiver', code: string, message: string, requestId: string): string {
-  return `<ErrorResponse xmlns="${NS}"><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+export function errorXml (type: 'Sender' | 'Receiver', code: string, message: string, requestId: string, ns = STS_NS): string {
+  return `<ErrorResponse xmlns="${ns}"><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
 }

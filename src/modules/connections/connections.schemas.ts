@@ -7,7 +7,7 @@ import { AwsAccountIdSchema } from '../external-ids/external-ids.schemas.js'
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
 export const ProbeCallSchema = Type.Object({
-  step: Type.Union([Type.Literal('with_external_id'), Type.Literal('caller_identity'), Type.Literal('without_external_id'), Type.Literal('wrong_external_id')]),
+  step: Type.Union([Type.Literal('with_external_id'), Type.Literal('caller_identity'), Type.Literal('without_external_id'), Type.Literal('wrong_external_id'), Type.Literal('read_trust_policy'), Type.Literal('replay_witness')], { description: 'read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check\'s witness.' }),
   outcome: Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error'), Type.Literal('mismatch')]),
   errorCode: Nullable(Type.String()),
   errorMessage: Nullable(Type.String()),
@@ -21,6 +21,20 @@ export const ProbeFindingSchema = Type.Object({
   message: Type.String({ description: 'What is wrong and what the customer must change.' })
 }, { additionalProperties: false })
 
+export const StaticCheckSchema = Type.Object({
+  status: Type.Union([Type.Literal('proved'), Type.Literal('violation'), Type.Literal('unknown'), Type.Literal('unavailable')], {
+    description: 'proved: the trust policy admits the vendor principal with this account\'s external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides.'
+  }),
+  detail: Type.String(),
+  statement: Nullable(Type.String({ description: 'The statement responsible ("Sid X" or "statement N").' })),
+  witness: Nullable(Type.Object({
+    externalId: Nullable(Type.String({ description: 'null: the policy admits a request without an external ID.' })),
+    roleSessionName: Type.String(),
+    sourceIdentity: Nullable(Type.String())
+  }, { additionalProperties: false, description: 'A request the policy admits although its external ID is not this account\'s.' })),
+  confirmed: Nullable(Type.Boolean({ description: 'Whether AWS admitted the witness when deputy replayed it (replay_witness); null when it was not replayed.' }))
+}, { additionalProperties: false, description: 'The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal.' })
+
 export const ProbeOutcomeSchema = Type.Union([Type.Literal('pass'), Type.Literal('insecure'), Type.Literal('not_assumable'), Type.Literal('error')])
 
 export const ProbeReportSchema = Type.Object({
@@ -30,8 +44,9 @@ export const ProbeReportSchema = Type.Object({
   vendorPrincipalArn: Type.String(),
   roleArn: Type.String(),
   calls: Type.Array(ProbeCallSchema),
-  findings: Type.Array(ProbeFindingSchema)
-}, { additionalProperties: false, description: 'The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied.' })
+  findings: Type.Array(ProbeFindingSchema),
+  staticCheck: Type.Optional(StaticCheckSchema)
+}, { additionalProperties: false, description: 'The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID.' })
 
 export const ConnectionStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('insecure'), Type.Literal('failed'), Type.Literal('revoked')])
 
@@ -95,6 +110,7 @@ export const RevokedConnectionSchema = Type.Object({
 export type ProbeCall = Static<typeof ProbeCallSchema>
 export type ProbeFinding = Static<typeof ProbeFindingSchema>
 export type ProbeReport = Static<typeof ProbeReportSchema>
+export type StaticCheck = Static<typeof StaticCheckSchema>
 export type ConnectionView = Static<typeof ConnectionSchema>
 export type ConnectionStatus = Static<typeof ConnectionStatusSchema>
 export type ListConnectionsQuery = Static<typeof ListConnectionsQuerySchema>

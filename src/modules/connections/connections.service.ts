@@ -22,7 +22,7 @@ import { nextProbeAt } from './probe-slots.js'
 export interface Deps {
   prisma: PrismaClient
   connectionsRepository: ConnectionsRepository
-  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'lockActiveSuccessor' | 'retire'>
+  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'listActiveForAccount' | 'lockActiveSuccessor' | 'retire'>
   customersRepository: Pick<CustomersRepository, 'findById' | 'lockStatus'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
@@ -101,6 +101,12 @@ export function createConnectionsService (deps: Deps) {
   // issuance does (credentials/denial-check.ts), so an SCP on the vendor account fails no one.
   const denials = createDenialCheck()
 
+  /** The account's other active external IDs (a rotation's predecessor or successor): deputy's too. */
+  async function otherActiveIds (customerId: string, awsAccountId: string, probed: string): Promise<string[]> {
+    const active = await externalIdsRepository.listActiveForAccount(prisma, customerId, awsAccountId)
+    return active.map((e) => e.value).filter((value) => value !== probed)
+  }
+
   /**
    * Stores a probe's report, the status it leads to and the next drift slot, with its audit
    * events, in one transaction; false when the connection changed status since it was read
@@ -130,7 +136,7 @@ export function createConnectionsService (deps: Deps) {
    */
   async function tryRotation (caller: Caller, aws: AwsAccess, connection: ConnectionRow, successor: { id: string, value: string }): Promise<ConnectionView | null> {
     // No IAM propagation wait: the role exists, and an update not yet visible is tried again at the next verify.
-    const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: successor.value }, probeSessionName(randomUUID()), { propagationWindowMs: 0 })
+    const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: successor.value, otherActiveExternalIds: await otherActiveIds(connection.customerId, connection.awsAccountId, successor.value) }, probeSessionName(randomUUID()), { propagationWindowMs: 0 })
     const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
     const details = { ...probeDetails(report), phase: 'rotation', externalIdId: successor.id }
     if (report.outcome !== 'pass') {
@@ -189,7 +195,7 @@ export function createConnectionsService (deps: Deps) {
       await claimProbe(caller, aws, { customerId, resource: { type: 'external_id', id: externalId.id }, phase: 'registration' }, 0)
 
       // The probe talks to AWS: outside any transaction, before anything is stored.
-      const report = await aws.probe({ roleArn: input.roleArn, awsAccountId: externalId.awsAccountId, externalId: externalId.value }, probeSessionName(randomUUID()))
+      const report = await aws.probe({ roleArn: input.roleArn, awsAccountId: externalId.awsAccountId, externalId: externalId.value, otherActiveExternalIds: await otherActiveIds(customerId, externalId.awsAccountId, externalId.value) }, probeSessionName(randomUUID()))
       const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'connection' }
       if (report.outcome !== 'pass') {
         // The role ARN is not stored anywhere but in this audit event.
@@ -243,7 +249,7 @@ export function createConnectionsService (deps: Deps) {
         // Not yet deployed: the predecessor keeps working, and is verified as before.
         await claimProbe(caller, aws, { customerId: connection.customerId, resource: { type: 'connection', id }, phase: 'verification' }, 0)
       }
-      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value }, probeSessionName(randomUUID()))
+      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value, otherActiveExternalIds: await otherActiveIds(connection.customerId, connection.awsAccountId, externalId.value) }, probeSessionName(randomUUID()))
       return prisma.$transaction(async (tx) => {
         const { stored } = await recordProbe(tx, connection, report, { actorClientId: caller.actor.clientId, request: caller.request, phase: 'verification' })
         if (!stored) throw conflict('connection_changed', `connection ${id} changed while it was being probed; retry`)
@@ -272,7 +278,7 @@ export function createConnectionsService (deps: Deps) {
       const externalId = await externalIdsRepository.findById(prisma, everyone, connection.externalIdId)
       if (externalId === null) return { connectionId: id, probed: false, reason: 'gone' }
       const probeId = randomUUID()
-      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value }, probeSessionName(probeId), { propagationWindowMs: 0, retryBudgetMs: 0 })
+      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value, otherActiveExternalIds: await otherActiveIds(connection.customerId, connection.awsAccountId, externalId.value) }, probeSessionName(probeId), { propagationWindowMs: 0, retryBudgetMs: 0 })
       let refusalUnconfirmed = false
       if (report.outcome === 'not_assumable' && connection.status !== 'failed') {
         const verdict = await denials.check({

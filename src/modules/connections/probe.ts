@@ -1,15 +1,21 @@
 // The confused-deputy probe: proves a customer's role can be assumed by deputy only with the
-// right external ID. Three AssumeRole calls, each for 900 s under a deny-all session policy so
-// the credentials can do nothing, each discarded at once:
+// right external ID. Three AssumeRole calls, each for 900 s under a session policy that leaves
+// the credentials nothing (call 1: reading the role itself; calls 2 and 3: nothing at all), each
+// discarded at once:
 //   1. with the external ID: must be allowed (retried while a new role propagates in IAM), and
 //      GetCallerIdentity with the result must show the role in the registered account;
 //   2. without an external ID: must be denied;
-//   3. with a fresh random external ID: must be denied.
+//   3. with a fresh random external ID: must be denied;
+//   4. the static check (static-check.ts): with call 1's session, IAM GetRole reads the trust
+//      policy, and the analysis must prove it admits no other external ID. A violation makes the
+//      probe insecure (its witness ID is replayed through AssumeRole as a confirmation); unknown
+//      and unavailable (no iam:GetRole grant) do not block.
 import { randomUUID } from 'node:crypto'
-import type { StsFailure, StsGateway } from '../../aws/sts-gateway.js'
+import type { StsFailure, StsGateway, TemporaryCredentials } from '../../aws/sts-gateway.js'
 import { backoffMs } from '../../aws/sts-gateway.js'
 import { parseRoleArn } from '../../aws/arn.js'
-import type { ProbeCall, ProbeFinding, ProbeReport } from './connections.schemas.js'
+import type { ProbeCall, ProbeFinding, ProbeReport, StaticCheck } from './connections.schemas.js'
+import { judge, readOwnRoleSessionPolicy, violationFinding, type StaticInput } from './static-check.js'
 
 export const DENY_ALL_SESSION_POLICY = JSON.stringify({
   Version: '2012-10-17',
@@ -20,6 +26,8 @@ export interface ProbeTarget {
   roleArn: string
   awsAccountId: string
   externalId: string
+  /** The account's other active external ID during a rotation: also deputy's, not a foreign one. */
+  otherActiveExternalIds?: string[] | undefined
 }
 
 export interface ProbeSettings {
@@ -29,6 +37,9 @@ export interface ProbeSettings {
   /** Same SourceIdentity as issuance uses, so a pass means issuance will work. */
   sourceIdentity: string | undefined
 }
+
+/** Findings that make the probe insecure: the behavioural ones and the static check's. */
+const INSECURE_FINDINGS = new Set(['external_id_not_required', 'external_id_not_checked', 'trust_policy_admits_other_external_id', 'trust_policy_admits_missing_external_id'])
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -60,21 +71,39 @@ function whyNotAssumable (call: ProbeCall, settings: ProbeSettings, target: Prob
   }]
 }
 
-export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity'>, settings: ProbeSettings, now?: () => Date }) {
+export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity' | 'getRole'>, settings: ProbeSettings, now?: () => Date }) {
   const { sts, settings } = deps
   const now = deps.now ?? (() => new Date())
 
-  async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string, retryBudgetMs: number) {
+  async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string, retryBudgetMs: number, sourceIdentity = settings.sourceIdentity) {
     const at = now()
     const outcome = await sts.assumeRole({
       roleArn: target.roleArn,
       sessionName,
       externalId,
       durationSeconds: 900,
-      policy: DENY_ALL_SESSION_POLICY,
-      sourceIdentity: settings.sourceIdentity
+      policy: step === 'with_external_id' ? readOwnRoleSessionPolicy(target.roleArn) : DENY_ALL_SESSION_POLICY,
+      sourceIdentity
     }, { retryBudgetMs })
     return { at, outcome, step }
+  }
+
+  const okCall = (step: ProbeCall['step'], at: Date, requestId: string | null, attempts: number): ProbeCall =>
+    ({ step, outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: requestId, at: at.toISOString(), attempts })
+
+  /** Step 4: read the trust policy with call 1's session and judge it; replay a witness ID. */
+  async function checkStatically (target: ProbeTarget, sessionName: string, credentials: TemporaryCredentials | undefined, retryBudgetMs: number, calls: ProbeCall[]): Promise<StaticCheck> {
+    if (credentials === undefined) return { status: 'unavailable', detail: 'the role could not be assumed with the external ID, so its trust policy could not be read', statement: null, witness: null, confirmed: null }
+    const input: StaticInput = { roleArn: target.roleArn, vendorPrincipalArn: settings.vendorPrincipalArn, ours: [target.externalId, ...(target.otherActiveExternalIds ?? [])], sessionName, sourceIdentity: settings.sourceIdentity }
+    const at = now()
+    const read = await sts.getRole(credentials, target.roleArn, { retryBudgetMs })
+    calls.push(read.ok ? okCall('read_trust_policy', at, read.requestId, read.attempts) : failedCall('read_trust_policy', read.failure, at, read.attempts))
+    const check = judge(read, input)
+    const witness = check.witness
+    if (check.status !== 'violation' || witness?.externalId == null) return check
+    const replay = await attempt('replay_witness', target, witness.externalId, witness.roleSessionName, retryBudgetMs, witness.sourceIdentity ?? undefined)
+    calls.push(replay.outcome.ok ? okCall('replay_witness', replay.at, replay.outcome.requestId, replay.outcome.attempts) : failedCall('replay_witness', replay.outcome.failure, replay.at, replay.outcome.attempts))
+    return { ...check, confirmed: replay.outcome.ok }
   }
 
   /**
@@ -99,7 +128,9 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       tries += first.outcome.attempts
     }
     let firstAllowed = false
+    let session: TemporaryCredentials | undefined
     if (first.outcome.ok) {
+      session = first.outcome.value.credentials
       firstAllowed = true
       calls.push({ step: 'with_external_id', outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: first.outcome.requestId, at: first.at.toISOString(), attempts: tries })
       const identityAt = now()
@@ -133,9 +164,13 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       }
     }
 
-    const unsettled = calls.some((c) => c.outcome === 'error')
+    const staticCheck = await checkStatically(target, sessionName, session, retryBudgetMs, calls)
+    if (staticCheck.status === 'violation') findings.push(violationFinding(staticCheck, { roleArn: target.roleArn, vendorPrincipalArn: settings.vendorPrincipalArn, ours: [target.externalId], sessionName, sourceIdentity: settings.sourceIdentity }))
+
+    // The static step is optional: IAM not answering it leaves the behavioural verdict standing.
+    const unsettled = calls.some((c) => c.outcome === 'error' && c.step !== 'read_trust_policy' && c.step !== 'replay_witness')
     let outcome: ProbeReport['outcome']
-    if (findings.some((f) => f.code === 'external_id_not_required' || f.code === 'external_id_not_checked')) outcome = 'insecure'
+    if (findings.some((f) => INSECURE_FINDINGS.has(f.code))) outcome = 'insecure'
     else if (unsettled) {
       outcome = 'error'
       findings.push({ code: 'sts_unavailable', message: 'STS did not answer every call (throttled, failed or timed out); nothing was concluded. Try again later.' })
@@ -152,7 +187,8 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       vendorPrincipalArn: settings.vendorPrincipalArn,
       roleArn: target.roleArn,
       calls,
-      findings
+      findings,
+      staticCheck
     }
   }
 }

@@ -16,10 +16,12 @@ import type { DriftRepository } from './drift.repository.js'
 /**
  * AssumeRole with the external ID, GetCallerIdentity, AssumeRole without it, with a wrong one:
  * one attempt each (drift probes do not retry). A refusal that could fail the connection costs up
- * to two more (the confirming call, and the control role when one is set).
+ * to two more (the confirming call, and the control role when one is set). The static check's
+ * IAM GetRole goes to IAM, not STS, and its witness replay happens only for a role found
+ * insecure; both count toward how long a probe can take, not toward the STS rate.
  */
 export const STS_CALLS_PER_PROBE = 4
-const MAX_CALLS_PER_PROBE = 6
+const MAX_CALLS_PER_PROBE = 8
 
 /** Probes one run claims at most, per probe run at once: bounds how long a run holds its claims. */
 const BATCHES_PER_RUN = 4

@@ -10,7 +10,7 @@
 // parameter constraints included), for tests and for an emulated account. Pure: no I/O.
 import { Document, parse, Scalar, visit, YAMLSeq, type Tags } from 'yaml'
 import { POLICY_VERSION, type PolicyDocument } from '../../iam/policy-document.js'
-import { INLINE_POLICY_NAME, inlinePolicyDocument, type PermissionSet } from './permission-set.js'
+import { INLINE_POLICY_NAME, inlinePolicyDocument, READ_TRUST_POLICY_NAME, readTrustPolicyDocument, type PermissionSet } from './permission-set.js'
 import { checkExternalIds, checkVendorPrincipal, EXTERNAL_ID_PATTERN, trustedActions, type ExternalIds, type TrustPolicy } from './trust-policy.js'
 
 /** Everything about the role except the external IDs. */
@@ -71,7 +71,12 @@ function roleResource (role: RoleSpec, externalIdValue: unknown): Record<string,
         }]
       },
       ...(role.permissions.managedPolicyArns.length === 0 ? {} : { ManagedPolicyArns: role.permissions.managedPolicyArns }),
-      ...(inline === null ? {} : { Policies: [{ PolicyName: INLINE_POLICY_NAME, PolicyDocument: inline }] })
+      Policies: [
+        ...(inline === null ? [] : [{ PolicyName: INLINE_POLICY_NAME, PolicyDocument: inline }]),
+        // The role's own ARN by Fn::Sub on its name: a Ref or GetAtt of the role inside its own
+        // Policies would be a circular dependency.
+        { PolicyName: READ_TRUST_POLICY_NAME, PolicyDocument: readTrustPolicyDocument(tagged('!Sub', `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${role.roleName}`)) }
+      ]
     }
   }
 }
@@ -221,7 +226,11 @@ function settleParameters (declared: Record<string, ParameterDeclaration>, given
 
 type Resolver = (value: unknown) => unknown
 
-function makeResolver (parameters: Record<string, string>, conditions: Record<string, unknown>): Resolver {
+/** CloudFormation's pseudo parameters, for an account of the caller's choosing. */
+export interface PseudoParameters { accountId: string, partition: string, region: string }
+const DEFAULT_PSEUDO: PseudoParameters = { accountId: '123456789012', partition: 'aws', region: 'us-east-1' }
+
+function makeResolver (parameters: Record<string, string>, conditions: Record<string, unknown>, pseudo: PseudoParameters): Resolver {
   const decided = new Map<string, boolean>()
   const condition = (name: string): boolean => {
     const known = decided.get(name)
@@ -254,6 +263,14 @@ function makeResolver (parameters: Record<string, string>, conditions: Record<st
           return JSON.stringify(a) === JSON.stringify(b)
         }
         case 'Fn::Not': return !(resolve((arg as unknown[])[0]) as boolean)
+        case 'Fn::Sub': {
+          if (typeof arg !== 'string') throw new TemplateError('only the one-string form of Fn::Sub is supported here')
+          const values: Record<string, string> = { ...parameters, 'AWS::AccountId': pseudo.accountId, 'AWS::Partition': pseudo.partition, 'AWS::Region': pseudo.region }
+          return arg.replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+            if (!Object.hasOwn(values, name)) throw new TemplateError(`Unresolved reference \${${name}} in Fn::Sub`)
+            return values[name] as string
+          })
+        }
         case 'Fn::And': return (arg as unknown[]).every((c) => resolve(c) === true)
         case 'Fn::Or': return (arg as unknown[]).some((c) => resolve(c) === true)
         default: throw new TemplateError(`${fn} is not supported here`)
@@ -269,10 +286,10 @@ function makeResolver (parameters: Record<string, string>, conditions: Record<st
  * values: defaults filled in, every parameter constraint enforced (an empty or malformed
  * ExternalId is refused here as CloudFormation refuses it), Ref/Fn::If/conditions resolved.
  */
-export function instantiateRoleTemplate (text: string, parameters: Record<string, string> = {}): InstantiatedRole {
+export function instantiateRoleTemplate (text: string, parameters: Record<string, string> = {}, pseudo: Partial<PseudoParameters> = {}): InstantiatedRole {
   const template = parseCloudFormationYaml(text)
   const declared = isRecord(template.Parameters) ? template.Parameters as Record<string, ParameterDeclaration> : {}
-  const resolve = makeResolver(settleParameters(declared, parameters), isRecord(template.Conditions) ? template.Conditions : {})
+  const resolve = makeResolver(settleParameters(declared, parameters), isRecord(template.Conditions) ? template.Conditions : {}, { ...DEFAULT_PSEUDO, ...pseudo })
   const roles = Object.values(isRecord(template.Resources) ? template.Resources : {}).filter((r) => isRecord(r) && r.Type === 'AWS::IAM::Role')
   if (roles.length !== 1) throw new TemplateError(`the template must create exactly one AWS::IAM::Role, not ${roles.length}`)
   const properties = resolve((roles[0] as Record<string, unknown>).Properties) as Record<string, unknown>

@@ -37,6 +37,8 @@ export interface OnboardingKitInput {
   templateUrl?: string | undefined
   /** The console region of the quick-create link. */
   region: string
+  /** The customer's account, when known: the AWS CLI's read grant names the role's exact ARN. */
+  awsAccountId?: string | undefined
 }
 
 export interface OnboardingPermissions {
@@ -94,6 +96,9 @@ export function buildOnboardingKit (input: OnboardingKitInput): OnboardingKit {
         : quickCreateUrl({ templateUrl: input.templateUrl, region: input.region, partition, stackName: stackNameFor(input.roleName), externalIds })
     },
     terraform: renderTerraform(role, trustPolicy, comment),
-    awsCli: renderAwsCli(role, trustPolicy, comment, { rotation: externalIds.length > 1 })
+    awsCli: renderAwsCli(role, trustPolicy, comment, {
+      rotation: externalIds.length > 1,
+      ...(input.awsAccountId === undefined ? {} : { ownArn: `arn:${partition}:iam::${input.awsAccountId}:role/${input.roleName}` })
+    })
   }
 }

@@ -73,7 +73,8 @@ export function createOnboardingService (deps: Deps) {
       ...roleSpecOf(settings, vendor),
       externalIds: ids,
       templateUrl: settings.templateUrl,
-      region: settings.region
+      region: settings.region,
+      awsAccountId: row.awsAccountId
     })
     return {
       externalIdId: row.id,

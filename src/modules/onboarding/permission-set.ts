@@ -66,8 +66,8 @@ export function parsePermissionSet (value: unknown, options: { allowAdmin: boole
   }
   const permissions: PermissionSet = { managedPolicyArns: [...arns], statements: statements as IamStatement[] }
   const document = inlinePolicyDocument(permissions)
-  if (document !== null && policyLength(document) > ROLE_INLINE_POLICIES_MAX_CHARS) {
-    throw new PermissionSetError(`the inline policy is ${policyLength(document)} characters minified; IAM allows ${ROLE_INLINE_POLICIES_MAX_CHARS} for a role's inline policies (move statements into a managed policy)`)
+  if (document !== null && policyLength(document) + READ_TRUST_POLICY_CHARS > ROLE_INLINE_POLICIES_MAX_CHARS) {
+    throw new PermissionSetError(`the inline policy is ${policyLength(document)} characters minified; IAM allows ${ROLE_INLINE_POLICIES_MAX_CHARS} for a role's inline policies, ${READ_TRUST_POLICY_CHARS} of which the kit's ${READ_TRUST_POLICY_NAME} takes (move statements into a managed policy)`)
   }
 
   const warnings: string[] = []
@@ -87,6 +87,19 @@ export function parsePermissionSet (value: unknown, options: { allowAdmin: boole
   })
   return { permissions, warnings }
 }
+
+/**
+ * The role's second inline policy: it may read itself (iam:GetRole on its own ARN, nothing else),
+ * so deputy can read the trust policy with the probe's session and prove it admits no other
+ * external ID (the probe's static check). Without it that check reports `unavailable`.
+ */
+export const READ_TRUST_POLICY_NAME = 'DeputyReadTrustPolicy'
+
+export const readTrustPolicyDocument = <R>(ownArn: R): { Version: typeof POLICY_VERSION, Statement: [{ Sid: string, Effect: 'Allow', Action: 'iam:GetRole', Resource: R }] } =>
+  ({ Version: POLICY_VERSION, Statement: [{ Sid: 'ReadOwnTrustPolicy', Effect: 'Allow', Action: 'iam:GetRole', Resource: ownArn }] })
+
+/** What the read grant takes of the role's inline-policy allowance (the longest ARN it can have). */
+const READ_TRUST_POLICY_CHARS = policyLength(readTrustPolicyDocument(`arn:aws-us-gov:iam::123456789012:role/${'x'.repeat(64)}`))
 
 /** The role's inline policy, or null when the permission set has no statements. */
 export function inlinePolicyDocument (permissions: PermissionSet): PolicyDocument | null {

@@ -2,7 +2,7 @@
 // ID written as a literal (a variable could be left empty or overridden), one policy attachment
 // per managed policy, the inline policy, and the role ARN as an output. Rendered in the layout
 // `terraform fmt` produces. Pure: no I/O.
-import { INLINE_POLICY_NAME, inlinePolicyDocument } from './permission-set.js'
+import { INLINE_POLICY_NAME, inlinePolicyDocument, READ_TRUST_POLICY_NAME, readTrustPolicyDocument } from './permission-set.js'
 import type { RoleSpec } from './cloudformation.js'
 import type { TrustPolicy } from './trust-policy.js'
 
@@ -113,6 +113,11 @@ export function renderTerraform (role: RoleSpec, trustPolicy: TrustPolicy, comme
           ['role', roleRef('id')],
           ['policy', jsonencode(inline)]
         ])]),
+    block('resource "aws_iam_role_policy" "deputy_read_trust_policy"', [
+      ['name', READ_TRUST_POLICY_NAME],
+      ['role', roleRef('id')],
+      ['policy', jsonencode(readTrustPolicyDocument(roleRef('arn')))]
+    ]),
     block('output "role_arn"', [
       ['description', 'Give this ARN to the vendor.'],
       ['value', roleRef('arn')]

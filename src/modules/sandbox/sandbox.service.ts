@@ -25,9 +25,9 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/
 const templateInvalid = (detail: string): AppError =>
   new AppError({ status: 422, code: 'template_invalid', title: 'Unprocessable template', detail })
 
-function instantiate (input: ApplyStackInput): InstantiatedRole {
+function instantiate (input: ApplyStackInput, pseudo: { accountId: string, partition: string }): InstantiatedRole {
   try {
-    return instantiateRoleTemplate(input.template, input.parameters ?? {})
+    return instantiateRoleTemplate(input.template, input.parameters ?? {}, pseudo)
   } catch (error) {
     // TemplateError (CloudFormation's refusals), YAMLError (not YAML), or a template whose shape
     // the resolver cannot follow: all of them say something about the input, not about deputy.
@@ -40,7 +40,7 @@ export function createSandboxService (deps: Deps) {
   return {
     /** Creates (or updates) the template's role in the emulated account; the role ARN is its output. */
     applyStack (awsAccountId: string, input: ApplyStackInput): AppliedStack {
-      const role = instantiate(input)
+      const role = instantiate(input, { accountId: awsAccountId, partition: deps.partition })
       if (!ROLE_NAME.test(role.roleName)) throw templateInvalid(`RoleName must be 1-64 letters, digits and _+=,.@- (got ${JSON.stringify(role.roleName).slice(0, 80)}); this sandbox does not generate role names`)
       if (!Number.isInteger(role.maxSessionDuration) || role.maxSessionDuration < 3600 || role.maxSessionDuration > 43_200) {
         throw templateInvalid(`MaxSessionDuration must be 3600-43200 seconds, not ${String(role.maxSessionDuration)}`)
@@ -51,7 +51,7 @@ export function createSandboxService (deps: Deps) {
       ]
       if (problems.length > 0) throw templateInvalid(`MalformedPolicyDocument: ${problems.join('; ')}`)
       const roleArn = `arn:${deps.partition}:iam::${awsAccountId}:role/${role.roleName}`
-      deps.emulator.putRole({ arn: roleArn, trustPolicy: role.trustPolicy, maxSessionDuration: role.maxSessionDuration })
+      deps.emulator.putRole({ arn: roleArn, trustPolicy: role.trustPolicy, permissions: role.inlinePolicies.map((p) => p.document), maxSessionDuration: role.maxSessionDuration })
       return { awsAccountId, roleName: role.roleName, roleArn, maxSessionDuration: role.maxSessionDuration, outputs: { RoleArn: roleArn } }
     }
   }

@@ -1,7 +1,8 @@
 // Evaluates an IAM role trust policy for an AssumeRole request, as IAM does: an explicit Deny
 // wins, otherwise some Allow must match, otherwise the request is implicitly denied. Each action
 // the request needs (sts:AssumeRole, and sts:SetSourceIdentity / sts:TagSession when asked for)
-// must be allowed on its own.
+// must be allowed on its own. Pure: the STS emulator decides AssumeRole with it, and the static
+// proof (trust-policy-analysis/) evaluates each statement with it, so both follow one semantics.
 //
 // Written for deputy (Apache-2.0) rather than borrowed: the only full evaluator on npm,
 // @cloud-copilot/iam-simulate, is AGPL-3.0 and may not ship in deputy. Its semantics are the
@@ -31,7 +32,7 @@ export interface Decision {
 
 type PolicyScalar = string | number | boolean
 
-interface Statement {
+export interface Statement {
   Sid?: string
   Effect: 'Allow' | 'Deny'
   Principal?: unknown
@@ -45,7 +46,7 @@ export class MalformedPolicyError extends Error {
   override name = 'MalformedPolicyError'
 }
 
-const asList = (value: unknown): string[] =>
+export const asList = (value: unknown): string[] =>
   value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => String(v))
 
 /** IAM wildcards: * any run of characters, ? one character. */
@@ -164,11 +165,14 @@ const OPERATOR_BY_NAME: Record<string, Operator> = {
 
 export const OPERATORS = [...Object.keys(OPERATOR_BY_NAME), 'Null']
 
-interface ParsedOperator { set: 'any' | 'all' | undefined, base: string, ifExists: boolean }
+/** The operators that compare strings; only these take part in the static proof's classes. */
+export const STRING_OPERATORS = ['StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike'] as const
+
+export interface ParsedOperator { set: 'any' | 'all' | undefined, base: string, ifExists: boolean }
 
 const SET_OPERATORS = { ForAnyValue: 'any', ForAllValues: 'all' } as const
 
-function parseOperator (name: string): ParsedOperator {
+export function parseOperator (name: string): ParsedOperator {
   const colon = name.indexOf(':')
   const prefix = colon === -1 ? undefined : name.slice(0, colon)
   if (prefix !== undefined && prefix !== 'ForAnyValue' && prefix !== 'ForAllValues') throw new MalformedPolicyError(`unsupported condition operator ${name}`)
@@ -245,7 +249,8 @@ function actionMatches (statement: Statement, action: string): boolean {
   return false
 }
 
-function statementApplies (statement: Statement, action: string, ctx: RequestContext): boolean {
+/** Whether one statement matches the request for this action (its principal, action and conditions). */
+export function statementApplies (statement: Statement, action: string, ctx: RequestContext): boolean {
   const principalOk = statement.Principal !== undefined
     ? principalMatches(statement.Principal, ctx)
     : statement.NotPrincipal !== undefined && !principalMatches(statement.NotPrincipal, ctx)

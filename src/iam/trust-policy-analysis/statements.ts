@@ -1,0 +1,103 @@
+// Splits each statement of a trust policy into what the analysis can decide and what it cannot.
+// A condition (one operator on one key) is decidable when its key is fixed by deputy's request
+// (a constant) or is one of the variable keys compared as strings (the patterns it contributes
+// are collected here); anything else (another key, another operator on a variable key, a policy
+// variable such as ${aws:username}, a principal naming a role session) is opaque: the analysis
+// treats the statement as "may apply", which can turn a proof into `unknown` but never into a
+// pass. Pure: no I/O.
+import { asList, OPERATORS, parseOperator, STRING_OPERATORS, type Statement } from '../trust-policy-evaluator.js'
+import type { Pattern, PatternKind } from './patterns.js'
+
+type ConditionBlock = NonNullable<Statement['Condition']>
+
+export interface SplitStatement {
+  index: number
+  /** "Sid <sid>" or "statement <index>", as findings name it. */
+  label: string
+  statement: Statement
+  /** The statement with only its decidable conditions. */
+  decidable: Statement
+  /** Why the rest of it cannot be decided; empty when all of it can. */
+  opaque: string[]
+}
+
+const PATTERN_KIND: Record<typeof STRING_OPERATORS[number], PatternKind> = {
+  StringEquals: 'exact',
+  StringNotEquals: 'exact',
+  StringEqualsIgnoreCase: 'ignore-case',
+  StringNotEqualsIgnoreCase: 'ignore-case',
+  StringLike: 'glob',
+  StringNotLike: 'glob'
+}
+
+export const statementLabel = (statement: Statement, index: number): string =>
+  typeof statement.Sid === 'string' && statement.Sid !== '' ? `Sid ${statement.Sid}` : `statement ${index}`
+
+export interface KeyKinds {
+  /** Lowercased names of the keys deputy's request fixes. */
+  constants: Set<string>
+  /** Lowercased names of the keys whose value varies. */
+  variables: Set<string>
+  /** For a vendor role: the prefix of its session ARNs (arn:aws:sts::<account>:assumed-role/<name>/). */
+  sessionArnPrefix?: string | undefined
+}
+
+/** Splits every statement; collects, per variable key (lowercased), the patterns it is compared with. */
+export function splitStatements (statements: Statement[], keys: KeyKinds): { split: SplitStatement[], patterns: Map<string, Pattern[]> } {
+  const patterns = new Map<string, Pattern[]>()
+  const split = statements.map((statement, index): SplitStatement => {
+    const opaque: string[] = []
+    const decidable: ConditionBlock = {}
+    for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
+      for (const [key, wanted] of Object.entries(block)) {
+        const why = opaqueBecause(operator, key, asList(wanted), keys)
+        if (why !== undefined) {
+          opaque.push(why)
+          continue
+        }
+        decidable[operator] = { ...decidable[operator], [key]: wanted }
+        const base = parseOperator(operator).base as typeof STRING_OPERATORS[number]
+        const kind = PATTERN_KIND[base]
+        if (keys.variables.has(key.toLowerCase()) && kind !== undefined) {
+          const list = patterns.get(key.toLowerCase()) ?? []
+          list.push(...asList(wanted).map((text) => ({ kind, text })))
+          patterns.set(key.toLowerCase(), list)
+        }
+      }
+    }
+    const { Condition: _dropped, ...rest } = statement
+    // Whether a session ARN names deputy's own session depends on the session name of deputy's
+    // credentials at the time: Principal may match (as "*" would), NotPrincipal may exclude.
+    for (const element of ['Principal', 'NotPrincipal'] as const) {
+      const principal = statement[element]
+      if (typeof principal !== 'object' || principal === null || keys.sessionArnPrefix === undefined) continue
+      const prefix = keys.sessionArnPrefix
+      const aws = asList((principal as Record<string, unknown>).AWS)
+      if (!aws.some((p) => p.startsWith(prefix))) continue
+      opaque.push(`its ${element} names a session of the vendor role, which depends on the session name of deputy's own credentials`)
+      rest[element] = element === 'Principal' ? '*' : { ...principal, AWS: aws.filter((p) => !p.startsWith(prefix)) }
+    }
+    return {
+      index,
+      label: statementLabel(statement, index),
+      statement,
+      decidable: Object.keys(decidable).length === 0 ? rest : { ...rest, Condition: decidable },
+      opaque
+    }
+  })
+  return { split, patterns }
+}
+
+function opaqueBecause (operator: string, key: string, wanted: string[], keys: KeyKinds): string | undefined {
+  const name = key.toLowerCase()
+  if (!keys.constants.has(name) && !keys.variables.has(name)) return `the condition key ${key} is not fixed by deputy's request (its value is not known in advance)`
+  const colon = operator.indexOf(':')
+  const prefix = colon === -1 ? undefined : operator.slice(0, colon)
+  const parsed = prefix === undefined || prefix === 'ForAnyValue' || prefix === 'ForAllValues' ? parseOperator(operator) : undefined
+  if (parsed === undefined || !OPERATORS.includes(parsed.base)) return `the operator ${operator} is not one the analysis knows`
+  // IAM replaces policy variables with request values; the evaluator does not.
+  if (wanted.some((w) => w.includes('${'))) return `${operator} on ${key} uses a policy variable`
+  if (keys.constants.has(name)) return undefined
+  if (parsed.base !== 'Null' && !(STRING_OPERATORS as readonly string[]).includes(parsed.base)) return `${operator} on ${key} is outside the fragment (string operators and Null only)`
+  return undefined
+}

@@ -1,0 +1,99 @@
+// The static proof over a table of trust-policy shapes: what it proves, the violations it finds
+// (each witness checked against the emulator's evaluator: AWS, as deputy emulates it, admits it),
+// and what it leaves `unknown`.
+import t from 'tap'
+import { analyseTrustPolicy, type AnalysisVerdict } from '../../src/iam/trust-policy-analysis/analyse.js'
+import { vendorRequestInput, type VendorRequest } from '../../src/iam/trust-policy-analysis/vendor-request.js'
+import { evaluateTrustPolicy } from '../../src/iam/trust-policy-evaluator.js'
+
+const VENDOR = 'arn:aws:iam::111111111111:user/deputy'
+const OURS = '6f1c9a2e-1b7d-4c3f-9a55-2d1e8b7c4a10'
+const FOREIGN = '0b7e2d4c-9a1f-4e3b-8c5d-7f6a1e2b3c4d'
+const SESSION = 'deputy-probe.5d0c0b8e-3a6f-4f0e-9b1a-2c3d4e5f6a7b'
+const REQUEST: VendorRequest = { vendorPrincipalArn: VENDOR, ours: [OURS], sessionName: SESSION, sourceIdentity: 'deputy.probe' }
+const ACTIONS = ['sts:AssumeRole', 'sts:SetSourceIdentity']
+
+const doc = (...Statement: object[]): object => ({ Version: '2012-10-17', Statement })
+const vendor = (Condition?: object, extra: object = {}): object => ({ Effect: 'Allow', Principal: { AWS: VENDOR }, Action: ACTIONS, ...(Condition === undefined ? {} : { Condition }), ...extra })
+const pinned = vendor({ StringEquals: { 'sts:ExternalId': OURS } })
+
+const analyse = (policy: object | string, request: VendorRequest = REQUEST): AnalysisVerdict => analyseTrustPolicy(policy, vendorRequestInput(request))
+
+/** Whether the evaluator (the emulator's AssumeRole) admits deputy's principal with these values. */
+function admitted (policy: object, values: Record<string, string>): boolean {
+  const actions = values['sts:SourceIdentity'] === undefined ? ['sts:AssumeRole'] : ACTIONS
+  return evaluateTrustPolicy(policy, actions, {
+    principalArn: VENDOR,
+    principalAccount: '111111111111',
+    keys: { ...values, 'aws:PrincipalArn': VENDOR, 'aws:PrincipalAccount': '111111111111', 'aws:PrincipalType': 'User' }
+  }).allowed
+}
+
+type Tap = Pick<typeof t, 'equal' | 'ok' | 'match' | 'not'>
+function expectViolation (t: Tap, policy: object, check: (id: string | undefined, values: Record<string, string>) => void, request = REQUEST): void {
+  const verdict = analyse(policy, request)
+  t.equal(verdict.verdict, 'violation', JSON.stringify(verdict))
+  if (verdict.verdict !== 'violation') return
+  const id = verdict.witness.values['sts:ExternalId']
+  t.not(id, OURS, 'the witness is not our external ID')
+  t.ok(admitted(policy, verdict.witness.values), `the evaluator admits the witness ${JSON.stringify(verdict.witness.values)}`)
+  for (const other of verdict.others) t.ok(admitted(policy, other.values), 'and every other witness reported')
+  check(id, verdict.witness.values)
+}
+
+t.test('proved: the kit policy, a rotation, and a Deny that closes a hole', async (t) => {
+  t.match(analyse(doc(pinned)), { verdict: 'proved' }, 'StringEquals the exact ID')
+  t.match(analyse(doc(vendor({ StringEquals: { 'sts:ExternalId': [OURS, FOREIGN] } })), { ...REQUEST, ours: [OURS, FOREIGN] }), { verdict: 'proved' }, 'both IDs of a rotation are ours')
+  t.match(analyse(doc(vendor({ StringLike: { 'sts:ExternalId': `${OURS}*` } }), { Effect: 'Deny', Principal: '*', Action: 'sts:AssumeRole', Condition: { StringNotEquals: { 'sts:ExternalId': OURS } } })), { verdict: 'proved' },
+    'explicit Deny StringNotEquals closes a prefix wildcard (and the missing ID: negated operators hold on a missing key)')
+  t.match(analyse(doc(vendor(), { Effect: 'Deny', Principal: { AWS: '*' }, Action: '*', Condition: { StringNotLike: { 'sts:ExternalId': OURS } } })), { verdict: 'proved' }, 'Allow everything, Deny StringNotLike ours')
+  t.match(analyse(doc(vendor({ StringEqualsIfExists: { 'sts:ExternalId': OURS } }), { Effect: 'Deny', Principal: '*', Action: '*', Condition: { Null: { 'sts:ExternalId': 'true' } } })), { verdict: 'proved' }, 'IfExists with a Deny on Null true')
+  t.match(analyse(doc(pinned, vendor({ StringEquals: { 'sts:ExternalId': OURS }, Null: { 'sts:ExternalId': 'false' } }))), { verdict: 'proved' }, 'Null false next to StringEquals')
+  t.match(analyse(doc(vendor({ StringEquals: { 'sts:ExternalId': OURS } }), { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::999999999999:root' }, Action: 'sts:AssumeRole' })), { verdict: 'proved' }, 'another account trusted without a condition is not the vendor')
+  t.match(analyse(doc(pinned, { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' })), { verdict: 'proved' }, 'a service principal is not the vendor')
+  t.match(analyse(doc(pinned, vendor({ StringLike: { 'sts:ExternalId': '*' } }, { Action: 'sts:AssumeRole' }))), { verdict: 'proved' },
+    'a loose statement without sts:SetSourceIdentity admits nothing, as deputy sets a source identity')
+  t.match(analyse(doc(pinned, vendor({ StringLike: { 'sts:ExternalId': '*' } }, { Action: 'sts:TagSession' }))), { verdict: 'proved' }, 'a loose statement for another action')
+  t.match(analyse(doc(pinned, vendor({ StringEquals: { 'aws:PrincipalAccount': '222222222222' } }))), { verdict: 'proved' }, 'a condition on a key deputy fixes (another account) rules the statement out')
+})
+
+t.test('violations, each with a witness the evaluator admits', async (t) => {
+  expectViolation(t, doc(vendor({ StringLike: { 'sts:ExternalId': `${OURS}*` } })), (id) => t.ok(id?.startsWith(OURS) && id.length > OURS.length, `prefix wildcard: ${id}`))
+  expectViolation(t, doc(vendor({ StringLike: { 'sts:ExternalId': `*${OURS.slice(9)}` } })), (id) => t.ok(id?.endsWith(OURS.slice(9)), `suffix wildcard: ${id}`))
+  expectViolation(t, doc(vendor({ StringLike: { 'sts:ExternalId': `${OURS.slice(0, -1)}?` } })), (id) => t.equal(id?.slice(0, -1), OURS.slice(0, -1), `? in the last place: ${id}`))
+  expectViolation(t, doc(vendor({ StringEquals: { 'sts:ExternalId': [OURS, FOREIGN] } })), (id) => t.equal(id, FOREIGN, 'a list that includes another customer\'s ID'))
+  expectViolation(t, doc(vendor({ StringNotEquals: { 'sts:ExternalId': FOREIGN } })), (id) => t.ok(id !== undefined && id !== FOREIGN, `StringNotEquals another value admits any other: ${id}`))
+  expectViolation(t, doc(vendor({ 'ForAllValues:StringEquals': { 'sts:ExternalId': OURS } })), (id) => t.equal(id, undefined, 'ForAllValues holds vacuously without the key'))
+  expectViolation(t, doc(vendor({ StringEqualsIfExists: { 'sts:ExternalId': OURS } })), (id) => t.equal(id, undefined, 'IfExists admits the missing key'))
+  expectViolation(t, doc(vendor({ Null: { 'sts:ExternalId': 'false' } })), (id) => t.ok(id !== undefined, `Null false alone admits any ID: ${id}`))
+  expectViolation(t, doc(vendor({ StringEqualsIgnoreCase: { 'sts:ExternalId': OURS } })), (id) => t.equal(id?.toLowerCase(), OURS, `IgnoreCase admits another spelling: ${id}`))
+  expectViolation(t, doc(pinned, { Effect: 'Allow', Principal: '*', Action: ACTIONS, Condition: { StringEquals: { 'aws:PrincipalAccount': '111111111111' } } }), (id) => t.ok(id !== OURS, 'a wildcard principal with a condition deputy meets'))
+  expectViolation(t, doc(pinned, { Effect: 'Allow', NotPrincipal: { AWS: 'arn:aws:iam::999999999999:user/x' }, Action: 'sts:*' }), () => t.pass('NotPrincipal of someone else'))
+  expectViolation(t, doc(pinned, vendor({ StringLike: { 'sts:RoleSessionName': 'breakglass-*' } })), (id, values) => {
+    t.ok(id !== undefined, 'an external ID witness first')
+    t.ok(values['sts:RoleSessionName']?.startsWith('breakglass-'), `with the session name the statement wants: ${values['sts:RoleSessionName']}`)
+  })
+  expectViolation(t, doc(vendor({ StringLike: { 'sts:ExternalId': '*' } })), (id, values) => t.equal(values['sts:RoleSessionName'], SESSION, `the probe's own session name when any will do (${id})`))
+  expectViolation(t, doc(pinned, vendor({ StringLike: { 'sts:ExternalId': '*' } }, { Action: 'sts:AssumeRole' })), () => t.pass('without a source identity, sts:AssumeRole alone suffices'),
+    { ...REQUEST, sourceIdentity: undefined })
+})
+
+t.test('unknown: what deputy does not fix, outside the fragment, caps', async (t) => {
+  const sourceIp = analyse(doc(pinned, { Sid: 'Office', Effect: 'Allow', Principal: '*', Action: ACTIONS, Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } }))
+  t.match(sourceIp, { verdict: 'unknown', statement: 'Sid Office' }, 'a wildcard principal with a condition on a key deputy does not fix')
+  t.match(sourceIp, { detail: /aws:SourceIp/ })
+  t.match(analyse(doc(vendor({ StringEquals: { 'aws:PrincipalTag/team': 'x' } }))), { verdict: 'unknown', statement: 'statement 0' }, 'a principal tag')
+  t.match(analyse(doc(vendor({ NumericLessThan: { 'sts:ExternalId': '5' } }))), { verdict: 'unknown', detail: /outside the fragment/ }, 'a numeric operator on the external ID')
+  t.match(analyse(doc(vendor({ StringLike: { 'sts:ExternalId': '$' + '{aws:username}' } }))), { verdict: 'unknown', detail: /policy variable/ }, 'a policy variable')
+  const vendorRole = { ...REQUEST, vendorPrincipalArn: 'arn:aws:iam::111111111111:role/path/Vendor' }
+  const sessionPolicy = doc(vendor({ StringEquals: { 'sts:ExternalId': OURS } }, { Principal: { AWS: vendorRole.vendorPrincipalArn } }), { Effect: 'Allow', Principal: { AWS: 'arn:aws:sts::111111111111:assumed-role/Vendor/s' }, Action: ACTIONS })
+  t.match(analyse(sessionPolicy, vendorRole), { verdict: 'unknown', detail: /session of the vendor role/ }, 'a principal naming a session of the vendor role')
+  t.match(analyse(sessionPolicy), { verdict: 'proved' }, 'a role session is never the vendor user')
+  t.match(analyse(doc(vendor({ StringLike: { 'sts:ExternalId': '*' } }), { Effect: 'Deny', Principal: '*', Action: '*', Condition: { StringNotEquals: { 'sts:ExternalId': OURS }, Bool: { 'aws:SecureTransport': 'true' } } })), { verdict: 'unknown' },
+    'a Deny that may or may not close the hole')
+  t.match(analyse(doc(pinned, vendor({ StringEquals: { 'aws:SourceVpc': 'vpc-1' } }, { Effect: 'Deny' }))), { verdict: 'proved' }, 'an opaque Deny cannot make a proof unknown')
+  t.match(analyse('{not json'), { verdict: 'unknown', detail: /cannot be read/ })
+  const globs = Array.from({ length: 12 }, (_, i) => `*${'abcdefghijkl'[i]}*${'mnopqrstuvwx'[i]}*`)
+  t.match(analyseTrustPolicy(doc(vendor({ StringLike: { 'sts:ExternalId': globs } })), vendorRequestInput(REQUEST), { maxProductStates: 500 }), { verdict: 'unknown', detail: /size cap reached/ }, 'too many automaton states')
+  t.match(analyseTrustPolicy(doc(pinned), vendorRequestInput(REQUEST), { maxCombinations: 2 }), { verdict: 'unknown', detail: /size cap reached/ }, 'too many request shapes')
+})
