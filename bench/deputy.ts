@@ -27,6 +27,7 @@ export function deputyEnv (base: Record<string, string>, config: BenchConfig, da
       : {
           VENDOR_PRINCIPAL_ARN: aws.vendorArn,
           AWS_ENDPOINT_URL_STS: aws.stsUrl,
+          AWS_ENDPOINT_URL_IAM: aws.stsUrl,
           AWS_ACCESS_KEY_ID: aws.keys.accessKeyId,
           AWS_SECRET_ACCESS_KEY: aws.keys.secretAccessKey,
           AWS_REGION: 'us-east-1'

@@ -29,7 +29,7 @@ t.test('AWS identity: refuses to start unless STS says deputy is VENDOR_PRINCIPA
   const keys = sts.emulator.createUser('arn:aws:iam::111111111111:user/deputy')
   const dataDir = await mkdtemp(join(tmpdir(), 'deputy-aws-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const base = { DEPUTY_DATA_DIR: dataDir, PORT: '0', AWS_ENDPOINT_URL_STS: sts.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'eu-west-1', STS_RETRY_BUDGET_MS: '200' }
+  const base = { DEPUTY_DATA_DIR: dataDir, PORT: '0', AWS_ENDPOINT_URL_STS: sts.url, AWS_ENDPOINT_URL_IAM: sts.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'eu-west-1', STS_RETRY_BUDGET_MS: '200' }
 
   const wrong = spawnDeputy(['serve'], { ...base, VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/TheVendorRole' })
   t.equal((await wrong.exit).code, 1)

@@ -45,6 +45,7 @@ export async function startEmulator (t: Test): Promise<Emulator> {
     env: {
       VENDOR_PRINCIPAL_ARN: VENDOR_ARN,
       AWS_ENDPOINT_URL_STS: running.url,
+      AWS_ENDPOINT_URL_IAM: running.url,
       AWS_ACCESS_KEY_ID: keys.accessKeyId,
       AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
       AWS_REGION: 'us-east-1',

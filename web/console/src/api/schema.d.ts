@@ -1848,7 +1848,7 @@ export interface operations {
                             awsAccountId: string;
                             roleArn: string;
                             status: "active" | "insecure" | "failed" | "revoked";
-                            /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied. */
+                            /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID. */
                             verification: {
                                 outcome: "pass" | "insecure" | "not_assumable" | "error";
                                 /** Format: date-time */
@@ -1857,7 +1857,8 @@ export interface operations {
                                 vendorPrincipalArn: string;
                                 roleArn: string;
                                 calls: {
-                                    step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id";
+                                    /** @description read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check's witness. */
+                                    step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id" | "read_trust_policy" | "replay_witness";
                                     outcome: "allowed" | "denied" | "error" | "mismatch";
                                     errorCode: string | null;
                                     errorMessage: string | null;
@@ -1871,6 +1872,19 @@ export interface operations {
                                     /** @description What is wrong and what the customer must change. */
                                     message: string;
                                 }[];
+                                /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
+                                staticCheck?: {
+                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                    status: "proved" | "violation" | "unknown" | "unavailable";
+                                    detail: string;
+                                    statement: string | null;
+                                    witness: {
+                                        externalId: string | null;
+                                        roleSessionName: string;
+                                        sourceIdentity: string | null;
+                                    } | null;
+                                    confirmed: boolean | null;
+                                };
                             };
                             /** Format: date-time */
                             verifiedAt: string;
@@ -3202,7 +3216,7 @@ export interface operations {
                             awsAccountId: string;
                             roleArn: string;
                             status: "active" | "insecure" | "failed" | "revoked";
-                            /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied. */
+                            /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID. */
                             verification: {
                                 outcome: "pass" | "insecure" | "not_assumable" | "error";
                                 /** Format: date-time */
@@ -3211,7 +3225,8 @@ export interface operations {
                                 vendorPrincipalArn: string;
                                 roleArn: string;
                                 calls: {
-                                    step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id";
+                                    /** @description read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check's witness. */
+                                    step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id" | "read_trust_policy" | "replay_witness";
                                     outcome: "allowed" | "denied" | "error" | "mismatch";
                                     errorCode: string | null;
                                     errorMessage: string | null;
@@ -3225,6 +3240,19 @@ export interface operations {
                                     /** @description What is wrong and what the customer must change. */
                                     message: string;
                                 }[];
+                                /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
+                                staticCheck?: {
+                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                    status: "proved" | "violation" | "unknown" | "unavailable";
+                                    detail: string;
+                                    statement: string | null;
+                                    witness: {
+                                        externalId: string | null;
+                                        roleSessionName: string;
+                                        sourceIdentity: string | null;
+                                    } | null;
+                                    confirmed: boolean | null;
+                                };
                             };
                             /** Format: date-time */
                             verifiedAt: string;
@@ -3367,7 +3395,7 @@ export interface operations {
                         awsAccountId: string;
                         roleArn: string;
                         status: "active" | "insecure" | "failed" | "revoked";
-                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied. */
+                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID. */
                         verification: {
                             outcome: "pass" | "insecure" | "not_assumable" | "error";
                             /** Format: date-time */
@@ -3376,7 +3404,8 @@ export interface operations {
                             vendorPrincipalArn: string;
                             roleArn: string;
                             calls: {
-                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id";
+                                /** @description read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check's witness. */
+                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id" | "read_trust_policy" | "replay_witness";
                                 outcome: "allowed" | "denied" | "error" | "mismatch";
                                 errorCode: string | null;
                                 errorMessage: string | null;
@@ -3390,6 +3419,19 @@ export interface operations {
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
+                            /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
+                            staticCheck?: {
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                status: "proved" | "violation" | "unknown" | "unavailable";
+                                detail: string;
+                                statement: string | null;
+                                witness: {
+                                    externalId: string | null;
+                                    roleSessionName: string;
+                                    sourceIdentity: string | null;
+                                } | null;
+                                confirmed: boolean | null;
+                            };
                         };
                         /** Format: date-time */
                         verifiedAt: string;
@@ -3557,7 +3599,7 @@ export interface operations {
                         awsAccountId: string;
                         roleArn: string;
                         status: "active" | "insecure" | "failed" | "revoked";
-                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied. */
+                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID. */
                         verification: {
                             outcome: "pass" | "insecure" | "not_assumable" | "error";
                             /** Format: date-time */
@@ -3566,7 +3608,8 @@ export interface operations {
                             vendorPrincipalArn: string;
                             roleArn: string;
                             calls: {
-                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id";
+                                /** @description read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check's witness. */
+                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id" | "read_trust_policy" | "replay_witness";
                                 outcome: "allowed" | "denied" | "error" | "mismatch";
                                 errorCode: string | null;
                                 errorMessage: string | null;
@@ -3580,6 +3623,19 @@ export interface operations {
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
+                            /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
+                            staticCheck?: {
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                status: "proved" | "violation" | "unknown" | "unavailable";
+                                detail: string;
+                                statement: string | null;
+                                witness: {
+                                    externalId: string | null;
+                                    roleSessionName: string;
+                                    sourceIdentity: string | null;
+                                } | null;
+                                confirmed: boolean | null;
+                            };
                         };
                         /** Format: date-time */
                         verifiedAt: string;
@@ -3707,7 +3763,7 @@ export interface operations {
                         awsAccountId: string;
                         roleArn: string;
                         status: "active" | "insecure" | "failed" | "revoked";
-                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied. */
+                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID. */
                         verification: {
                             outcome: "pass" | "insecure" | "not_assumable" | "error";
                             /** Format: date-time */
@@ -3716,7 +3772,8 @@ export interface operations {
                             vendorPrincipalArn: string;
                             roleArn: string;
                             calls: {
-                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id";
+                                /** @description read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check's witness. */
+                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id" | "read_trust_policy" | "replay_witness";
                                 outcome: "allowed" | "denied" | "error" | "mismatch";
                                 errorCode: string | null;
                                 errorMessage: string | null;
@@ -3730,6 +3787,19 @@ export interface operations {
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
+                            /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
+                            staticCheck?: {
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                status: "proved" | "violation" | "unknown" | "unavailable";
+                                detail: string;
+                                statement: string | null;
+                                witness: {
+                                    externalId: string | null;
+                                    roleSessionName: string;
+                                    sourceIdentity: string | null;
+                                } | null;
+                                confirmed: boolean | null;
+                            };
                         };
                         /** Format: date-time */
                         verifiedAt: string;
@@ -3894,7 +3964,7 @@ export interface operations {
                         awsAccountId: string;
                         roleArn: string;
                         status: "active" | "insecure" | "failed" | "revoked";
-                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied. */
+                        /** @description The confused-deputy probe: AssumeRole with the external ID must be allowed, without it or with a wrong one must be denied, and the trust policy, when deputy may read it, must admit no other external ID. */
                         verification: {
                             outcome: "pass" | "insecure" | "not_assumable" | "error";
                             /** Format: date-time */
@@ -3903,7 +3973,8 @@ export interface operations {
                             vendorPrincipalArn: string;
                             roleArn: string;
                             calls: {
-                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id";
+                                /** @description read_trust_policy is IAM GetRole (stsRequestId is then the IAM request id); replay_witness is AssumeRole with the static check's witness. */
+                                step: "with_external_id" | "caller_identity" | "without_external_id" | "wrong_external_id" | "read_trust_policy" | "replay_witness";
                                 outcome: "allowed" | "denied" | "error" | "mismatch";
                                 errorCode: string | null;
                                 errorMessage: string | null;
@@ -3917,6 +3988,19 @@ export interface operations {
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
+                            /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
+                            staticCheck?: {
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                status: "proved" | "violation" | "unknown" | "unavailable";
+                                detail: string;
+                                statement: string | null;
+                                witness: {
+                                    externalId: string | null;
+                                    roleSessionName: string;
+                                    sourceIdentity: string | null;
+                                } | null;
+                                confirmed: boolean | null;
+                            };
                         };
                         /** Format: date-time */
                         verifiedAt: string;

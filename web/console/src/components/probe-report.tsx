@@ -8,7 +8,16 @@ const STEPS: Record<ProbeCall['step'], { what: string, expected: ProbeCall['outc
   with_external_id: { what: 'AssumeRole with the external ID', expected: 'allowed' },
   caller_identity: { what: 'The session is this role, in this account', expected: 'allowed' },
   without_external_id: { what: 'AssumeRole without an external ID (the confused-deputy test)', expected: 'denied' },
-  wrong_external_id: { what: 'AssumeRole with a wrong external ID (the confused-deputy test)', expected: 'denied' }
+  wrong_external_id: { what: 'AssumeRole with a wrong external ID (the confused-deputy test)', expected: 'denied' },
+  read_trust_policy: { what: 'Read the trust policy (IAM GetRole, optional)', expected: 'allowed' },
+  replay_witness: { what: 'AssumeRole with the ID the trust policy wrongly admits (the proof\'s witness)', expected: 'denied' }
+}
+
+const STATIC: Record<NonNullable<ProbeReport['staticCheck']>['status'], string> = {
+  proved: 'Proved: the trust policy admits deputy with this account\'s external ID and no other.',
+  violation: 'Violation: the trust policy admits deputy with another external ID, or none.',
+  unknown: 'Unknown: the policy uses something the proof cannot decide; the behavioural checks decide alone.',
+  unavailable: 'Unavailable: deputy could not read the trust policy (the role does not grant iam:GetRole on itself); the behavioural checks decide alone.'
 }
 
 const VERDICT: Record<ProbeReport['outcome'], string> = {
@@ -30,6 +39,16 @@ export function ProbeReportView ({ report }: { report: ProbeReport }) {
           </ol>
         </section>
       )}
+      {report.staticCheck !== undefined && (
+        <section aria-label='Static proof of the trust policy' class='static-check'>
+          <h3>Static proof of the trust policy</h3>
+          <p><StatusBadge status={report.staticCheck.status} /> {STATIC[report.staticCheck.status]}</p>
+          <p>{report.staticCheck.detail}{report.staticCheck.statement === null ? '' : ` (${report.staticCheck.statement})`}</p>
+          {report.staticCheck.witness !== null && (
+            <p>Admitted although it is not this account's: external ID {report.staticCheck.witness.externalId === null ? <strong>none</strong> : <code>{report.staticCheck.witness.externalId}</code>}{report.staticCheck.confirmed === true ? ', and AWS accepted it when deputy tried.' : '.'}</p>
+          )}
+        </section>
+      )}
       <table class='list'>
         <caption>Calls made at {utc(report.checkedAt)} ({report.durationMs} ms) to {report.roleArn}</caption>
         <thead><tr><th scope='col'>Check</th><th scope='col'>Expected</th><th scope='col'>AWS answered</th><th scope='col'>Detail</th></tr></thead>
@@ -40,7 +59,7 @@ export function ProbeReportView ({ report }: { report: ProbeReport }) {
               <tr key={call.step}>
                 <td>{step.what}</td>
                 <td>{step.expected}</td>
-                <td><span class={`badge badge-${call.outcome === step.expected ? 'ok' : 'bad'}`}>{call.outcome}</span>{call.outcome === step.expected ? '' : ' not as expected'}</td>
+                <td><span class={`badge badge-${call.outcome === step.expected ? 'ok' : call.step === 'read_trust_policy' ? 'muted' : 'bad'}`}>{call.outcome}</span>{call.outcome === step.expected || call.step === 'read_trust_policy' ? '' : ' not as expected'}</td>
                 <td>{call.errorCode === null ? '' : <><code>{call.errorCode}</code> {call.errorMessage}</>}{call.attempts > 1 ? ` (${call.attempts} attempts)` : ''}</td>
               </tr>
             )

@@ -14,7 +14,11 @@ const TONE: Record<string, string> = {
   denied: 'bad',
   revoked: 'muted',
   offboarded: 'muted',
-  mismatch: 'bad'
+  mismatch: 'bad',
+  proved: 'ok',
+  violation: 'bad',
+  unknown: 'warn',
+  unavailable: 'muted'
 }
 
 export function StatusBadge ({ status }: { status: string }) {
