@@ -49,10 +49,21 @@ export class MalformedPolicyError extends Error {
 export const asList = (value: unknown): string[] =>
   value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => String(v))
 
+// The static proof evaluates the same patterns thousands of times: compile each once.
+const globCache = new Map<string, RegExp>()
+const GLOB_CACHE_MAX = 10_000
+
 /** IAM wildcards: * any run of characters, ? one character. */
 function globMatch (pattern: string, value: string, ignoreCase = false): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
-  return new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's').test(value)
+  const id = `${ignoreCase ? 'i' : 's'}${pattern}`
+  let regex = globCache.get(id)
+  if (regex === undefined) {
+    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+    regex = new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's')
+    if (globCache.size >= GLOB_CACHE_MAX) globCache.clear()
+    globCache.set(id, regex)
+  }
+  return regex.test(value)
 }
 
 function principalMatches (principal: unknown, ctx: RequestContext): boolean {

@@ -97,3 +97,20 @@ t.test('unknown: what deputy does not fix, outside the fragment, caps', async (t
   t.match(analyseTrustPolicy(doc(vendor({ StringLike: { 'sts:ExternalId': globs } })), vendorRequestInput(REQUEST), { maxProductStates: 500 }), { verdict: 'unknown', detail: /size cap reached/ }, 'too many automaton states')
   t.match(analyseTrustPolicy(doc(pinned), vendorRequestInput(REQUEST), { maxCombinations: 2 }), { verdict: 'unknown', detail: /size cap reached/ }, 'too many request shapes')
 })
+
+t.test('where IAM and the evaluator may differ, unknown, never proved (review findings)', async (t) => {
+  const any = { Effect: 'Allow', Action: ACTIONS }
+  t.match(analyse(doc(pinned, { ...any, NotPrincipal: { AWS: 'arn:aws:iam::111111111111:root' } })), { verdict: 'unknown', detail: /NotPrincipal/ }, 'Allow with NotPrincipal naming only the vendor\'s account')
+  t.match(analyse(doc(pinned, { ...any, NotPrincipal: { AWS: VENDOR } })), { verdict: 'unknown' }, 'Allow with NotPrincipal naming the vendor')
+  t.match(analyse(doc(pinned, vendor({ StringEquals: { 'sts:ExternalId': [OURS, 1.0] } }))), { verdict: 'unknown', detail: /not a string/ }, 'a JSON number among the IDs')
+  t.match(analyse(doc(pinned, vendor({ StringEqualsIgnoreCase: { 'sts:ExternalId': '\u017f\u017f' } }))), { verdict: 'unknown', detail: /outside ASCII/ }, 'a long s, which Java folds to s')
+  t.match(analyse(doc(pinned, { ...any, Principal: { AWS: VENDOR.toUpperCase() } })), { verdict: 'unknown', detail: /letter case/ }, 'the vendor in capitals, with no condition')
+  const repeated = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"${VENDOR}"},"Action":"sts:AssumeRole","Condition":{"StringLike":{"sts:ExternalId":"*"}},"Condition":{"StringEquals":{"sts:ExternalId":"${OURS}"}}}]}`
+  t.match(analyse(repeated), { verdict: 'unknown', detail: /repeats the key "Condition"/ }, 'a repeated Condition key, of which JSON.parse keeps the last')
+  t.equal(analyse(JSON.stringify(doc(pinned, { Sid: 'a"b', Effect: 'Deny', Principal: '*', Action: '*', Condition: { StringEquals: { 'sts:ExternalId': ['x', 'y'] } } }))).verdict, 'proved', 'keys repeated across objects, and quotes inside strings, are not repeats')
+  const globs = ['*a*d*', '*b*e*', '*c*f*', '*g*h*', '*i*j*', '*k*l*', '*m*n*', '*o*p*', '*q*r*', '*s*t*']
+  const started = process.hrtime.bigint()
+  const verdict = analyse(doc(pinned, vendor({ StringLike: { 'sts:ExternalId': globs } })))
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  t.match(verdict, { verdict: 'unknown', detail: /automaton steps/ }, `ten interleaved globs hit the work cap (${ms.toFixed(0)} ms) instead of holding the event loop for seconds`)
+})

@@ -11,6 +11,7 @@
 // Pure: no I/O.
 import { MalformedPolicyError, parseTrustPolicy, statementApplies, type ConditionValue, type RequestContext } from '../trust-policy-evaluator.js'
 import { keyClasses, type KeyClass, type VariableKey } from './key-classes.js'
+import { firstDuplicateKey } from './duplicate-keys.js'
 import { splitStatements, type SplitStatement } from './statements.js'
 
 export const EXTERNAL_ID_KEY = 'sts:ExternalId'
@@ -44,6 +45,8 @@ export type AnalysisVerdict =
 
 /** How many request shapes (products of key classes) one analysis may evaluate. */
 export const MAX_COMBINATIONS = 20_000
+/** Request shapes × statements: bounds the evaluation's time whatever the policy (~0.1 s). */
+export const MAX_EVALUATIONS = 100_000
 
 type Tri = 'yes' | 'no' | 'maybe'
 type Decision = 'allowed' | 'refused' | 'maybe'
@@ -78,6 +81,8 @@ export interface AnalysisLimits {
 
 export function analyseTrustPolicy (document: string | object, input: AnalysisInput, limits: AnalysisLimits = {}): AnalysisVerdict {
   const maxCombinations = limits.maxCombinations ?? MAX_COMBINATIONS
+  const repeated = typeof document === 'string' ? firstDuplicateKey(document) : undefined
+  if (repeated !== undefined) return { verdict: 'unknown', detail: `the trust policy repeats the key ${JSON.stringify(repeated)} in one object: which value IAM enforces is not known`, statement: null }
   let statements
   try {
     statements = parseTrustPolicy(document)
@@ -86,7 +91,7 @@ export function analyseTrustPolicy (document: string | object, input: AnalysisIn
     throw error
   }
   const lower = (keys: string[]): Set<string> => new Set(keys.map((k) => k.toLowerCase()))
-  const { split, patterns } = splitStatements(statements, { constants: lower(Object.keys(input.constants)), variables: lower(input.variables.map((v) => v.name)), sessionArnPrefix: input.principal.sessionArnPrefix })
+  const { split, patterns } = splitStatements(statements, { constants: lower(Object.keys(input.constants)), variables: lower(input.variables.map((v) => v.name)), sessionArnPrefix: input.principal.sessionArnPrefix, principalArn: input.principal.arn })
 
   const classes: KeyClass[][] = []
   let combinations = 1
@@ -96,6 +101,8 @@ export function analyseTrustPolicy (document: string | object, input: AnalysisIn
     classes.push(found.classes)
     combinations *= found.classes.length
   }
+  // Bounded work per analysis: the request shapes times the statements each one is judged on.
+  if (combinations * Math.max(1, split.length) > MAX_EVALUATIONS) return { verdict: 'unknown', detail: `size cap reached: ${combinations} request shapes × ${split.length} statements to evaluate (at most ${MAX_EVALUATIONS})`, statement: null }
   if (combinations > maxCombinations) return { verdict: 'unknown', detail: `size cap reached: ${combinations} request shapes to evaluate (at most ${maxCombinations})`, statement: null }
 
   const violations: Witness[] = []

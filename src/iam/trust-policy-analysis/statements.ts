@@ -40,6 +40,8 @@ export interface KeyKinds {
   variables: Set<string>
   /** For a vendor role: the prefix of its session ARNs (arn:aws:sts::<account>:assumed-role/<name>/). */
   sessionArnPrefix?: string | undefined
+  /** The vendor principal's ARN, to spot a Principal naming it in another letter case. */
+  principalArn?: string | undefined
 }
 
 /** Splits every statement; collects, per variable key (lowercased), the patterns it is compared with. */
@@ -50,7 +52,7 @@ export function splitStatements (statements: Statement[], keys: KeyKinds): { spl
     const decidable: ConditionBlock = {}
     for (const [operator, block] of Object.entries(statement.Condition ?? {})) {
       for (const [key, wanted] of Object.entries(block)) {
-        const why = opaqueBecause(operator, key, asList(wanted), keys)
+        const why = opaqueBecause(operator, key, wanted, keys)
         if (why !== undefined) {
           opaque.push(why)
           continue
@@ -77,6 +79,20 @@ export function splitStatements (statements: Statement[], keys: KeyKinds): { spl
       opaque.push(`its ${element} names a session of the vendor role, which depends on the session name of deputy's own credentials`)
       rest[element] = element === 'Principal' ? '*' : { ...principal, AWS: aws.filter((p) => !p.startsWith(prefix)) }
     }
+    // Where the evaluator and IAM may part ways, the statement may apply (never a proof):
+    // IAM excludes a session from NotPrincipal only when its account, role and session are all
+    // listed (AWS's NotPrincipal documentation), which the evaluator does not model;
+    if (statement.Effect === 'Allow' && excludesVendor(statement.NotPrincipal, keys.principalArn)) {
+      opaque.push('it allows with NotPrincipal, whose exclusion of deputy\'s session IAM decides on more than the ARN')
+      rest.NotPrincipal = { AWS: [] }
+    }
+    // role and user names are case-insensitive in IAM, so a Principal that differs from the
+    // vendor's ARN only in letter case may well trust the vendor.
+    const named = typeof statement.Principal === 'object' && statement.Principal !== null ? asList((statement.Principal as Record<string, unknown>).AWS) : []
+    if (keys.principalArn !== undefined && named.some((p) => p !== keys.principalArn && p.toLowerCase() === keys.principalArn?.toLowerCase())) {
+      opaque.push('its Principal names the vendor in another letter case, which IAM may resolve to the vendor')
+      rest.Principal = '*'
+    }
     return {
       index,
       label: statementLabel(statement, index),
@@ -88,8 +104,18 @@ export function splitStatements (statements: Statement[], keys: KeyKinds): { spl
   return { split, patterns }
 }
 
-function opaqueBecause (operator: string, key: string, wanted: string[], keys: KeyKinds): string | undefined {
+/** Whether a NotPrincipal names the vendor, its account or everyone (in any letter case). */
+function excludesVendor (notPrincipal: unknown, principalArn: string | undefined): boolean {
+  if (notPrincipal === undefined) return false
+  if (typeof notPrincipal !== 'object' || notPrincipal === null || principalArn === undefined) return true
+  const account = principalArn.split(':')[4] ?? ''
+  const named = asList((notPrincipal as Record<string, unknown>).AWS).map((p) => p.toLowerCase())
+  return named.some((p) => p === '*' || p === principalArn.toLowerCase() || p === account || p.endsWith(`::${account}:root`))
+}
+
+function opaqueBecause (operator: string, key: string, raw: unknown, keys: KeyKinds): string | undefined {
   const name = key.toLowerCase()
+  const wanted = asList(raw)
   if (!keys.constants.has(name) && !keys.variables.has(name)) return `the condition key ${key} is not fixed by deputy's request (its value is not known in advance)`
   const colon = operator.indexOf(':')
   const prefix = colon === -1 ? undefined : operator.slice(0, colon)
@@ -98,6 +124,10 @@ function opaqueBecause (operator: string, key: string, wanted: string[], keys: K
   // IAM replaces policy variables with request values; the evaluator does not.
   if (wanted.some((w) => w.includes('${'))) return `${operator} on ${key} uses a policy variable`
   if (keys.constants.has(name)) return undefined
+  // 1.0 is read as "1" here; what IAM compares a JSON number with is not documented.
+  if (parsed.base !== 'Null' && [raw].flat().some((w) => typeof w !== 'string')) return `${operator} on ${key} compares with a value that is not a string`
+  // IAM folds case per character as Java does (ſ is s, İ is i); JavaScript's toLowerCase does not.
+  if (/IgnoreCase$/.test(parsed.base) && wanted.some((w) => /[^\x20-\x7e]/.test(w))) return `${operator} on ${key} compares, ignoring case, with a character outside ASCII`
   if (parsed.base !== 'Null' && !(STRING_OPERATORS as readonly string[]).includes(parsed.base)) return `${operator} on ${key} is outside the fragment (string operators and Null only)`
   return undefined
 }

@@ -53,7 +53,11 @@ export function judge (read: StsOutcome<RoleDocument>, input: StaticInput): Stat
 export function violationFinding (check: StaticCheck, input: StaticInput): ProbeFinding {
   const id = check.witness?.externalId ?? null
   const where = check.statement === null ? 'The trust policy' : `The trust policy's ${check.statement}`
-  const confirmed = check.confirmed === true ? ' AWS confirmed it: deputy replayed the request and it was allowed.' : ''
+  // A refused replay is reported as such: the policy text still admits the ID (deputy stays on the
+  // safe side), but the person fixing it should know AWS did not, in case deputy's model is wrong.
+  const confirmed = check.confirmed === true
+    ? ' AWS confirmed it: deputy replayed the request and it was allowed.'
+    : check.confirmed === false ? ' When deputy replayed the request, AWS refused it (an SCP, a boundary, or a difference between IAM and deputy\'s reading of the policy); deputy still does not use a role whose trust policy reads this way.' : ''
   return id === null
     ? { code: 'trust_policy_admits_missing_external_id', message: `${where} admits ${input.vendorPrincipalArn} without any external ID (session name ${JSON.stringify(check.witness?.roleSessionName)}).${confirmed} Require {"StringEquals": {"sts:ExternalId": "${input.ours[0] ?? ''}"}} in every statement that can match it.` }
     : { code: 'trust_policy_admits_other_external_id', message: `${where} admits ${input.vendorPrincipalArn} with the external ID ${JSON.stringify(id)}, which is not this account's: another customer of the vendor could use it (the confused deputy).${confirmed} Use {"StringEquals": {"sts:ExternalId": "${input.ours[0] ?? ''}"}}: exactly this value, no wildcards, no other IDs.` }
