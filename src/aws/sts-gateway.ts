@@ -185,7 +185,7 @@ export function createStsGateway (settings: StsSettings) {
      * AWS_ENDPOINT_URL_IAM or the partition's.
      */
     async getRole (credentials: TemporaryCredentials, roleArn: string, options: { retryBudgetMs: number }): Promise<StsOutcome<RoleDocument>> {
-      return withRetries('GetRole', options.retryBudgetMs, () => iamGetRole({ endpoint: settings.endpoint, timeoutMs: settings.timeoutMs }, credentials, roleArn))
+      return withRetries('GetRole', options.retryBudgetMs, () => iamGetRole({ endpoint: settings.endpoint, requestHandler }, credentials, roleArn))
     },
 
     /** Retries left in the quota now (RETRY_QUOTA). */
