@@ -293,6 +293,17 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     const alert = tab.getByRole('alert')
     await alert.waitFor()
     t.match(await alert.innerText(), /\(404\)[\s\S]*It does not exist, or your token cannot see it/, 'another customer: 404, as the API answers')
+    // The audit page: its own customer's events; the integrity check (admin only) is asked once per
+    // session, so reading the trail does not fill it with refusals.
+    const refusals = async (): Promise<number> => (await call(app, 'GET', `/v1/audit-events?actorClientId=${bound.id}&outcome=denied`, { token: ADMIN_TOKEN })).json<{ items: unknown[] }>().items.length
+    const before = await refusals()
+    for (let visit = 0; visit < 2; visit++) {
+      await tab.goto(`${origin}/console/#/customers`)
+      await tab.goto(`${origin}/console/#/audit?visit=${visit}`)
+      await tab.getByText('Checking the hash chain needs an admin token').waitFor()
+    }
+    await tab.locator('table.events tbody tr').first().waitFor()
+    t.equal(await refusals() - before, 1, 'one audited refusal for two visits')
     t.equal(await tab.evaluate(() => sessionStorage.getItem('deputy.console.token')), bound.token, 'its own tab\'s session')
     t.equal(await page.evaluate(() => sessionStorage.getItem('deputy.console.token')), ADMIN_TOKEN, 'the admin tab keeps its own')
   })

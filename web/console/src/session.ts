@@ -14,7 +14,8 @@ export const session = {
     for (const listener of listeners) listener(true)
   },
   signOut (): void {
-    sessionStorage.removeItem(KEY)
+    // Everything the console kept for this session goes with the token.
+    sessionStorage.clear()
     for (const listener of listeners) listener(false)
   },
   subscribe (listener: Listener): () => void {

@@ -3,6 +3,7 @@
 // export of exactly the current filter, and for a customer the issued/denied chart.
 import { useState } from 'preact/hooks'
 import { api, rawFetch, unwrap } from '../api/client'
+import { ApiProblem } from '../api/problem'
 import type { AuditEvent, AuditQuery } from '../api/types'
 import { ProblemMessage } from '../components/problem-message'
 import { StatusBadge } from '../components/status-badge'
@@ -150,9 +151,23 @@ function EventRow ({ event, customer, open, onToggle }: { event: AuditEvent, cus
   )
 }
 
+// A token without admin is refused the check (and the refusal is audited): ask once per session.
+const INTEGRITY_FORBIDDEN = 'deputy.console.integrity-forbidden'
+
 function Integrity () {
   const [full, setFull] = useState(false)
-  const check = useLoad(async () => await unwrap(api.GET('/v1/audit-events/integrity', { params: { query: { full } } })), [full])
+  const check = useLoad(async () => {
+    if (sessionStorage.getItem(INTEGRITY_FORBIDDEN) !== null && !full) return undefined
+    try {
+      return await unwrap(api.GET('/v1/audit-events/integrity', { params: { query: { full } } }))
+    } catch (error) {
+      if (error instanceof ApiProblem && error.status === 403) sessionStorage.setItem(INTEGRITY_FORBIDDEN, '1')
+      throw error
+    }
+  }, [full])
+  if (!check.loading && check.data === undefined && check.problem === undefined) {
+    return <section class='integrity' aria-label='Integrity'><p class='muted'>Checking the hash chain needs an admin token: the seals cover every customer's events.</p></section>
+  }
   return (
     <section class='integrity' aria-labelledby='integrity-title' aria-live='polite'>
       <h2 id='integrity-title'>Integrity</h2>
@@ -161,7 +176,7 @@ function Integrity () {
         ? <p class='integrity-ok'><StatusBadge status='success' /> The hash chain is intact{check.data.sealedThroughSeq === null ? ' (nothing sealed yet)' : <>, sealed through event <strong>{check.data.sealedThroughSeq}</strong></>}; {check.data.checkedEvents} events checked{full ? ' from the first seal' : ' since the last check'}.</p>
         : <p class='integrity-broken'><StatusBadge status='insecure' /> The trail was altered: the first event that no longer matches is <strong>{check.data.firstInvalidSeq}</strong> ({check.data.reason?.replace(/_/g, ' ')}). {check.data.detail}</p>)}
       {!check.loading && check.problem?.status === 403
-        ? <p class='muted'>Checking the chain needs an admin token: the seals cover every customer's events.</p>
+        ? <p class='muted'>Checking the hash chain needs an admin token: the seals cover every customer's events.</p>
         : <ProblemMessage problem={check.problem} />}
       <button type='button' onClick={() => { if (full) check.reload(); else setFull(true) }}>Recheck the whole chain</button>
     </section>
