@@ -56,6 +56,7 @@ t.test('nothing configured: the sandbox, its banner, and the admin token printed
   await waitForReady(first)
   const output = first.output()
   t.match(output, /={78}\n deputy SANDBOX: AWS is EMULATED\n={78}\n No call goes to AWS and nothing reaches a real AWS account/, 'the banner says AWS is emulated')
+  t.match(output, /Or open the console, http:\/\/127\.0\.0\.1:\d+\/console\/, and sign in with the token\./, 'and where the console is')
   t.match(output, /use 123456789012 \(any 12-digit ID works\)/, 'and which customer account to use')
   t.equal(output.split(token).length - 1, 1, 'the token is printed exactly once')
   t.ok(logLines(output).length >= 5, 'the JSON log lines')
