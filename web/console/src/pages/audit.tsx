@@ -7,6 +7,7 @@ import { ApiProblem } from '../api/problem'
 import type { AuditEvent, AuditQuery } from '../api/types'
 import { ProblemMessage } from '../components/problem-message'
 import { StatusBadge } from '../components/status-badge'
+import { saveAs } from '../lib/download'
 import { utc } from '../lib/format'
 import { useAction, useLoad } from '../lib/use-load'
 import { href, navigate } from '../router'
@@ -37,12 +38,7 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
     const params = new URLSearchParams(filter as Record<string, string>)
     const response = await rawFetch(`/v1/audit-events/export?${params.toString()}`)
     const blob = await response.blob()
-    const url = URL.createObjectURL(blob)
-    const link = document.createElement('a')
-    link.href = url
-    link.download = `deputy-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`
-    link.click()
-    setTimeout(() => { URL.revokeObjectURL(url) }, 1000)
+    saveAs(`deputy-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`, blob)
     return blob.size
   })
 

@@ -8,6 +8,7 @@ import type { Connection, ExternalId, OnboardingKit, ProbeReport, Readiness } fr
 import { CopyButton } from '../components/copy-button'
 import { ProbeReportView } from '../components/probe-report'
 import { ProblemMessage } from '../components/problem-message'
+import { saveAs } from '../lib/download'
 import { useAction, useLoad } from '../lib/use-load'
 import { href } from '../router'
 
@@ -93,7 +94,7 @@ function KitStep ({ externalId, sandbox, onRoleCreated, onNext }: { externalId: 
           {k.cloudFormation.quickCreateUrl === null
             ? <p class='muted'>No quick-create link: the vendor has not set <code>ONBOARDING_TEMPLATE_URL</code>. Download the template instead.</p>
             : <a class='button primary' href={k.cloudFormation.quickCreateUrl} target='_blank' rel='noopener noreferrer'>Launch stack in the AWS console</a>}
-          <button type='button' onClick={() => { download(`deputy-role-${k.awsAccountId}.yaml`, k.cloudFormation.template, 'application/yaml') }}>Download the template</button>
+          <button type='button' onClick={() => { saveAs(`deputy-role-${k.awsAccountId}.yaml`, new Blob([k.cloudFormation.template], { type: 'application/yaml' })) }}>Download the template</button>
         </article>
         <article>
           <h3>Terraform</h3>
@@ -148,13 +149,4 @@ function RoleStep ({ customerId, externalId, roleArn, setRoleArn, onBack, onConn
 function probeOf (problem: ApiProblem | undefined): ProbeReport | undefined {
   const probe = problem?.document.probe
   return typeof probe === 'object' && probe !== null ? probe as ProbeReport : undefined
-}
-
-function download (name: string, text: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }))
-  const link = document.createElement('a')
-  link.href = url
-  link.download = name
-  link.click()
-  setTimeout(() => { URL.revokeObjectURL(url) }, 1000)
 }
