@@ -29,6 +29,7 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/web/console/dist ./web/console/dist
 COPY --chown=node:node package.json ./
 COPY --chown=node:node bin ./bin
+COPY --chown=node:node scripts/require-node.mjs ./scripts/
 COPY --chown=node:node prisma ./prisma
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -4,8 +4,11 @@
 // process will run, so it lives only in a directory of the user's own that nobody else may write
 // (~/.cache/deputy/compile-cache, mode 0700), never the shared temporary directory; when that
 // cannot be had, deputy starts without it. NODE_COMPILE_CACHE, if set, is Node's own choice.
+// The Node version check comes first; `node:module` is imported whole because a named import of
+// an export an older Node lacks fails before any check could run.
+import '../scripts/require-node.mjs'
 import { mkdirSync, statSync } from 'node:fs'
-import { enableCompileCache } from 'node:module'
+import * as nodeModule from 'node:module'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
@@ -22,6 +25,6 @@ function privateCacheDir () {
 
 if (process.env.NODE_COMPILE_CACHE === undefined) {
   const dir = privateCacheDir()
-  if (dir !== undefined) enableCompileCache?.(dir)
+  if (dir !== undefined) nodeModule.enableCompileCache?.(dir)
 }
 await import('../dist/cli/index.js')
