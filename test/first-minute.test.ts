@@ -1,5 +1,7 @@
-// A newcomer on an older Node gets one line naming the Node deputy needs, the one they have and
-// where to get it, from `npm start`, `npm test` and the deputy binary, before anything else loads.
+// The README's two commands as a newcomer meets them: on an older Node, one line naming the Node
+// deputy needs, the one they have and where to get it (from `npm start`, `npm test` and the
+// deputy binary, before anything else loads); on a machine without the suite's services, one
+// line per missing piece before any test runs.
 import { execFile } from 'node:child_process'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -70,4 +72,21 @@ t.test("this machine's old Node (Debian's Node 20) on the real package.json", as
   const pkgScripts = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
   t.match(pkgScripts.prestart, /^node scripts\/require-node\.mjs && /, 'npm start checks first')
   t.match(pkgScripts.test, /^node scripts\/require-node\.mjs && /, 'npm test checks first')
+})
+
+t.test('npm test names each missing piece of the machine in one line before any test runs', async (t) => {
+  const script = join(ROOT, 'scripts', 'test-prerequisites.sh')
+  const env = { PATH: process.env.PATH ?? '', DEPUTY_TEST_NO_INSTALL: '1', CHROMIUM_PATH: '/nonexistent/chromium', DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/postgres' }
+  const result = await new Promise<Run>((resolve) => {
+    execFile('bash', [script], { cwd: ROOT, env }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : (typeof error.code === 'number' ? error.code : null), stdout, stderr })
+    })
+  })
+  t.equal(result.code, 1)
+  t.same(result.stderr.trimEnd().split('\n'), [
+    'npm test needs PostgreSQL answering at 127.0.0.1:1 (set DATABASE_URL to one that does)',
+    "npm test needs chromium (test/console: the browser console in Debian's Chromium): sudo apt-get install -y chromium"
+  ])
+  const pkgScripts = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+  t.match(pkgScripts.test, /^node scripts\/require-node\.mjs && bash scripts\/test-prerequisites\.sh && /, 'npm test runs it first')
 })
