@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox'
 import { ROLE_ARN_PATTERN } from '../../aws/arn.js'
 import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
 import { AwsAccountIdSchema } from '../external-ids/external-ids.schemas.js'
+import { OnboardingKitSchema } from '../onboarding/onboarding.schemas.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -64,6 +65,11 @@ export const ConnectionSchema = Type.Object({
   nextProbeAt: Nullable(Type.String({ format: 'date-time', description: 'When drift detection next re-runs the probe on this connection (null once revoked). The scheduler may run up to a tick later, or later still when the STS call rate is spent.' }))
 }, { additionalProperties: false })
 
+export const VerifiedConnectionSchema = Type.Object({
+  ...ConnectionSchema.properties,
+  onboarding: Type.Optional(Type.Union([OnboardingKitSchema, Type.Null()], { description: 'Only when this verify completed a rotation: the kit to deploy next, whose trust policy names the successor alone (the retired predecessor leaves it). null when deputy hands out no kit (VENDOR_PRINCIPAL_ARN is a role session).' }))
+}, { additionalProperties: false })
+
 export const CreateConnectionSchema = Type.Object({
   externalIdId: Type.String({ format: 'uuid', description: 'The external ID (deputy id) the role trusts.' }),
   roleArn: Type.String({ pattern: ROLE_ARN_PATTERN, maxLength: 2048, description: 'The IAM role the customer created, e.g. arn:aws:iam::123456789012:role/VendorAccess. Partitions aws, aws-cn, aws-us-gov; paths allowed.' })
@@ -114,4 +120,5 @@ export type StaticCheck = Static<typeof StaticCheckSchema>
 export type ConnectionView = Static<typeof ConnectionSchema>
 export type ConnectionStatus = Static<typeof ConnectionStatusSchema>
 export type ListConnectionsQuery = Static<typeof ListConnectionsQuerySchema>
+export type VerifiedConnectionView = Static<typeof VerifiedConnectionSchema>
 export type RevokedConnectionView = Static<typeof RevokedConnectionSchema>

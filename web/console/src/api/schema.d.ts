@@ -338,7 +338,7 @@ export interface paths {
         put?: never;
         /**
          * Run the probe again
-         * @description pass: active; insecure: insecure; not assumable: failed; STS unavailable: unchanged. Only active connections issue credentials.
+         * @description pass: active; insecure: insecure; not assumable: failed; STS unavailable: unchanged. Only active connections issue credentials. During a rotation the probe uses the successor first; when it passes, the connection moves to the successor, the predecessor is retired, and the answer carries `onboarding`: the kit whose trust policy names the successor alone. A trust policy that still admits this account's retired IDs passes with the finding `trust_policy_admits_retired_external_id` (remove them); any other admitted ID makes the connection insecure.
          */
         post: operations["verifyConnection"];
         delete?: never;
@@ -3807,6 +3807,92 @@ export interface operations {
                         createdAt: string;
                         revokedAt: string | null;
                         nextProbeAt: string | null;
+                        /** @description Only when this verify completed a rotation: the kit to deploy next, whose trust policy names the successor alone (the retired predecessor leaves it). null when deputy hands out no kit (VENDOR_PRINCIPAL_ARN is a role session). */
+                        onboarding?: {
+                            /** Format: uuid */
+                            externalIdId: string;
+                            /** Format: uuid */
+                            customerId: string;
+                            /** Format: uuid */
+                            externalId: string;
+                            /**
+                             * @description A 12-digit AWS account ID.
+                             * @example 123456789012
+                             */
+                            awsAccountId: string;
+                            vendorPrincipalArn: string;
+                            roleName: string;
+                            /** @description The ARN the role will have in the customer's account: what to register with POST /v1/customers/{id}/connections once it is deployed. */
+                            roleArn: string;
+                            maxSessionDuration: number;
+                            /** @description Set while the account rotates its external ID: the kit then accepts both IDs, so the role keeps working for the predecessor until the connection moves to the successor. */
+                            rotation: {
+                                /** Format: uuid */
+                                predecessorExternalIdId: string;
+                                /** Format: uuid */
+                                successorExternalIdId: string;
+                            } | null;
+                            /** @description The role's trust policy (AssumeRolePolicyDocument), exactly as every other document of the kit embeds it. */
+                            trustPolicy: {
+                                /** @enum {string} */
+                                Version: "2012-10-17";
+                                Statement: {
+                                    /** @enum {string} */
+                                    Effect: "Allow";
+                                    Principal: {
+                                        /** @description The vendor principal: one IAM role or user, never an account root. */
+                                        AWS: string;
+                                    };
+                                    /** @description `sts:AssumeRole`, and `sts:SetSourceIdentity` when deputy sets a source identity on sessions. */
+                                    Action: string[];
+                                    Condition: {
+                                        StringEquals: {
+                                            /** @description Exactly this external ID (both IDs only during a rotation). */
+                                            "sts:ExternalId": string | string[];
+                                        };
+                                    };
+                                }[];
+                            };
+                            /** @description What the role grants the vendor (ONBOARDING_PERMISSIONS_FILE); both lists empty: nothing. */
+                            permissions: {
+                                /** @description Managed policies attached to the role. */
+                                managedPolicyArns: string[];
+                                /** @description The role's one inline policy; null when the permission set has no statements. */
+                                inlinePolicy: {
+                                    name: string;
+                                    document: {
+                                        /** @enum {string} */
+                                        Version: "2012-10-17";
+                                        Statement: {
+                                            Sid?: string;
+                                            Effect: "Allow" | "Deny";
+                                            Action?: string | string[];
+                                            NotAction?: string | string[];
+                                            Resource?: string | string[];
+                                            NotResource?: string | string[];
+                                            Condition?: {
+                                                [key: string]: {
+                                                    [key: string]: (string | number | boolean) | (string | number | boolean)[];
+                                                };
+                                            };
+                                        }[];
+                                    };
+                                } | null;
+                                permissionsBoundaryArn: string | null;
+                            };
+                            cloudFormation: {
+                                /** @description YAML template for this account: ExternalId defaults to this ID and is constrained (AllowedPattern, MinLength, MaxLength). */
+                                template: string;
+                                /** @description Console quick-create link to the generic template at ONBOARDING_TEMPLATE_URL with this ID filled in; null when it is not configured. */
+                                quickCreateUrl: string | null;
+                            };
+                            /** @description HCL: aws_iam_role with the external ID as a literal, attachments, inline policy, output role_arn. */
+                            terraform: string;
+                            /** @description POSIX-shell AWS CLI commands (create-role, attach-role-policy, put-role-policy), arguments single-quoted. */
+                            awsCli: string;
+                            /** @description What the vendor should know about its configuration (for instance: the role grants no permissions). */
+                            warnings: string[];
+                        } | null;
                     };
                 };
             };
