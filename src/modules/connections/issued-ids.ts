@@ -24,7 +24,7 @@ export const MAX_LITERALS = 128
 export const isIssuable = (value: string): boolean => ISSUABLE.test(value)
 
 /**
- * Every string in the policy (keys and values, JSON escapes resolved) that has the shape of one
+ * Every string value in the policy (JSON escapes resolved) that has the shape of one
  * of deputy's external IDs, lowercased, at most MAX_LITERALS. Iterative: a deeply nested document
  * cannot exhaust the stack. A document that is not JSON names none.
  */
@@ -44,7 +44,7 @@ export function externalIdLiterals (document: string): string[] {
     } else if (Array.isArray(value)) {
       for (const item of value as unknown[]) pending.push(item)
     } else if (typeof value === 'object' && value !== null) {
-      for (const [key, inner] of Object.entries(value)) pending.push(key, inner)
+      for (const inner of Object.values(value)) pending.push(inner)
     }
   }
   return [...found]
