@@ -18,13 +18,13 @@ export const ProbeCallSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const ProbeFindingSchema = Type.Object({
-  code: Type.String(),
+  code: Type.String({ description: 'Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing.' }),
   message: Type.String({ description: 'What is wrong and what the customer must change.' })
 }, { additionalProperties: false })
 
 export const StaticCheckSchema = Type.Object({
   status: Type.Union([Type.Literal('proved'), Type.Literal('violation'), Type.Literal('unknown'), Type.Literal('unavailable')], {
-    description: 'proved: the trust policy admits the vendor principal with this account\'s external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides.'
+    description: 'proved: the trust policy admits the vendor principal with this account\'s external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides.'
   }),
   detail: Type.String(),
   statement: Nullable(Type.String({ description: 'The statement responsible ("Sid X" or "statement N").' })),

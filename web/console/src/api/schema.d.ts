@@ -1868,13 +1868,14 @@ export interface operations {
                                     attempts: number;
                                 }[];
                                 findings: {
+                                    /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                     code: string;
                                     /** @description What is wrong and what the customer must change. */
                                     message: string;
                                 }[];
                                 /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                                 staticCheck?: {
-                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                     status: "proved" | "violation" | "unknown" | "unavailable";
                                     detail: string;
                                     statement: string | null;
@@ -3236,13 +3237,14 @@ export interface operations {
                                     attempts: number;
                                 }[];
                                 findings: {
+                                    /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                     code: string;
                                     /** @description What is wrong and what the customer must change. */
                                     message: string;
                                 }[];
                                 /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                                 staticCheck?: {
-                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                     status: "proved" | "violation" | "unknown" | "unavailable";
                                     detail: string;
                                     statement: string | null;
@@ -3415,13 +3417,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
@@ -3619,13 +3622,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
@@ -3783,13 +3787,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
@@ -4070,13 +4075,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
