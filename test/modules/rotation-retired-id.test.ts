@@ -5,7 +5,7 @@
 // trust policy is this account's own: deputy never presents it again and no other customer holds
 // it, so it is a finding to act on, not a reason to stop issuing. An ID deputy issued to another
 // customer, or a value deputy never issued, still makes the role insecure, each named for what it is.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createSandboxService } from '../../src/modules/sandbox/sandbox.service.js'
 import { ADMIN_TOKEN, buildTestApp, call } from '../helpers/app.js'
 import { policy, roleArn, startTestAws, VENDOR_ARN } from '../helpers/aws.js'
@@ -94,7 +94,8 @@ t.test('following the rotation kit', async (t) => {
     // The customer deploys the final kit: nothing left to report.
     stacks.applyStack(account, { template: (moved.onboarding as Kit).cloudFormation.template })
     const clean = (await verify(connection.id)).json<Connection>()
-    t.match(clean.verification, { outcome: 'pass', findings: [] })
+    t.equal(clean.verification.outcome, 'pass')
+    t.same(clean.verification.findings, [], 'nothing left to report')
   })
 
   /** A role whose trust policy is the given one, with the kit's iam:GetRole grant, registered. */
@@ -160,7 +161,8 @@ t.test('following the rotation kit', async (t) => {
     }
   })
 
-  t.test('a retired ID of this account next to a wildcard: the wildcard still makes it insecure', async (t) => {
+  /** A connection rotated once (its role trusted both IDs for the move): the first ID is retired. */
+  async function rotatedOnce (t: Test) {
     const customer = await createCustomer(app)
     const account = awsAccount()
     const first = await mintExternalId(app, customer.id, account)
@@ -170,14 +172,31 @@ t.test('following the rotation kit', async (t) => {
     const { successor } = (await call(app, 'POST', `/v1/external-ids/${first.id}/rotate`, { token: ADMIN_TOKEN })).json<{ successor: ExternalIdView }>()
     aws.emulator.putRole({ arn, trustPolicy: policy(vendor({ StringEquals: { 'sts:ExternalId': [successor.externalId, first.externalId] } })), permissions: [readSelf(arn)] })
     t.equal((await verify(connection.id)).json<Connection>().externalIdId, successor.id)
+    return { connection, retired: first.externalId, current: successor.externalId, arn }
+  }
+
+  t.test('a retired ID of this account next to a wildcard: the wildcard still makes it insecure', async (t) => {
+    const { connection, retired, current, arn } = await rotatedOnce(t)
     aws.emulator.putRole({
       arn,
-      trustPolicy: policy(vendor({ StringEquals: { 'sts:ExternalId': [successor.externalId, first.externalId] } }), { Sid: 'Loose', ...vendor({ StringLike: { 'sts:ExternalId': 'partner-*' } }) }),
+      trustPolicy: policy(vendor({ StringEquals: { 'sts:ExternalId': [current, retired] } }), { Sid: 'Loose', ...vendor({ StringLike: { 'sts:ExternalId': 'partner-*' } }) }),
       permissions: [readSelf(arn)]
     })
     const view = (await verify(connection.id)).json<Connection>()
     t.equal(view.status, 'insecure')
     t.match(view.verification.staticCheck, { status: 'violation', witness: { externalId: /^partner-/ } })
     t.equal((await issue(connection.id)).status, 409, 'no issuance')
+  })
+
+  t.test('a retired ID the policy names only to refuse it: no finding', async (t) => {
+    const { connection, retired, current, arn } = await rotatedOnce(t)
+    aws.emulator.putRole({
+      arn,
+      trustPolicy: policy(vendor({ StringEquals: { 'sts:ExternalId': current } }), { Effect: 'Deny', Principal: { AWS: VENDOR_ARN }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': retired } } }),
+      permissions: [readSelf(arn)]
+    })
+    const view = (await verify(connection.id)).json<Connection>()
+    t.match(view, { status: 'active', verification: { outcome: 'pass' } })
+    t.same(view.verification.findings, [], 'a refused retired ID is not reported')
   })
 })
