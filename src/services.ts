@@ -53,19 +53,20 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   const sealRepository = createSealRepository()
   const probeBudget = createProbeBudget({ prisma, audit, auditRepository })
   const externalIds = createExternalIdsService({ prisma, sql, externalIdsRepository, customersRepository, connectionsRepository, audit })
+  const onboarding = createOnboardingService({ prisma, externalIdsRepository, externalIds, aws, settings: options.onboarding ?? onboardingConfig({}) })
   return {
     audit,
     apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit, tokenCache: options.tokenCache }),
     customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, audit }),
     externalIds,
-    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
+    connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, kits: onboarding, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
     credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
     issuanceFreeze: createIssuanceFreezeService({ prisma, issuanceFreezeRepository, audit }),
     auditRepository,
     sealRepository,
     auditQuery: createAuditService({ prisma, auditRepository, sealRepository, integrity: createAuditIntegrity({ prisma, sealRepository }), audit }),
     idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() }),
-    onboarding: createOnboardingService({ prisma, externalIdsRepository, externalIds, aws, settings: options.onboarding ?? onboardingConfig({}) })
+    onboarding
   }
 }
 

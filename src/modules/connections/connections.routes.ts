@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '../../lib/problem.js'
 import { callerOf } from '../../plugins/auth.js'
 import { CustomerParamsSchema } from '../customers/customers.schemas.js'
-import { ConnectionPageSchema, ConnectionParamsSchema, ConnectionSchema, CreateConnectionSchema, ListConnectionsQuerySchema, RevokeConnectionSchema, RevokedConnectionSchema } from './connections.schemas.js'
+import { ConnectionPageSchema, ConnectionParamsSchema, ConnectionSchema, CreateConnectionSchema, ListConnectionsQuerySchema, RevokeConnectionSchema, RevokedConnectionSchema, VerifiedConnectionSchema } from './connections.schemas.js'
 import type { ConnectionsService } from './connections.service.js'
 
 const tags = ['connections']
@@ -57,9 +57,9 @@ export const connectionsRoutes: FastifyPluginAsyncTypebox<{ connections: Connect
       security,
       operationId: 'verifyConnection',
       summary: 'Run the probe again',
-      description: 'pass: active; insecure: insecure; not assumable: failed; STS unavailable: unchanged. Only active connections issue credentials.',
+      description: 'pass: active; insecure: insecure; not assumable: failed; STS unavailable: unchanged. Only active connections issue credentials. During a rotation the probe uses the successor first; when it passes, the connection moves to the successor, the predecessor is retired, and the answer carries `onboarding`: the kit whose trust policy names the successor alone. A trust policy that still admits this account\'s retired IDs passes with the finding `trust_policy_admits_retired_external_id` (remove them); any other admitted ID makes the connection insecure.',
       params: ConnectionParamsSchema,
-      response: { 200: ConnectionSchema, ...problemResponses(400, 401, 403, 404, 409, 429, 503) }
+      response: { 200: VerifiedConnectionSchema, ...problemResponses(400, 401, 403, 404, 409, 429, 503) }
     }
   }, async (request) => connections.verify(callerOf(request), request.params.connectionId))
 

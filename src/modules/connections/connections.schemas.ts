@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox'
 import { ROLE_ARN_PATTERN } from '../../aws/arn.js'
 import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
 import { AwsAccountIdSchema } from '../external-ids/external-ids.schemas.js'
+import { OnboardingKitSchema } from '../onboarding/onboarding.schemas.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -17,13 +18,13 @@ export const ProbeCallSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const ProbeFindingSchema = Type.Object({
-  code: Type.String(),
+  code: Type.String({ description: 'Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing.' }),
   message: Type.String({ description: 'What is wrong and what the customer must change.' })
 }, { additionalProperties: false })
 
 export const StaticCheckSchema = Type.Object({
   status: Type.Union([Type.Literal('proved'), Type.Literal('violation'), Type.Literal('unknown'), Type.Literal('unavailable')], {
-    description: 'proved: the trust policy admits the vendor principal with this account\'s external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides.'
+    description: 'proved: the trust policy admits the vendor principal with this account\'s external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides.'
   }),
   detail: Type.String(),
   statement: Nullable(Type.String({ description: 'The statement responsible ("Sid X" or "statement N").' })),
@@ -62,6 +63,11 @@ export const ConnectionSchema = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   revokedAt: Nullable(Type.String({ format: 'date-time' })),
   nextProbeAt: Nullable(Type.String({ format: 'date-time', description: 'When drift detection next re-runs the probe on this connection (null once revoked). The scheduler may run up to a tick later, or later still when the STS call rate is spent.' }))
+}, { additionalProperties: false })
+
+export const VerifiedConnectionSchema = Type.Object({
+  ...ConnectionSchema.properties,
+  onboarding: Type.Optional(Type.Union([OnboardingKitSchema, Type.Null()], { description: 'Only when this verify completed a rotation: the kit to deploy next, whose trust policy names the successor alone (the retired predecessor leaves it). null when deputy hands out no kit (VENDOR_PRINCIPAL_ARN is a role session).' }))
 }, { additionalProperties: false })
 
 export const CreateConnectionSchema = Type.Object({
@@ -114,4 +120,5 @@ export type StaticCheck = Static<typeof StaticCheckSchema>
 export type ConnectionView = Static<typeof ConnectionSchema>
 export type ConnectionStatus = Static<typeof ConnectionStatusSchema>
 export type ListConnectionsQuery = Static<typeof ListConnectionsQuerySchema>
+export type VerifiedConnectionView = Static<typeof VerifiedConnectionSchema>
 export type RevokedConnectionView = Static<typeof RevokedConnectionSchema>

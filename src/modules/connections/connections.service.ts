@@ -11,9 +11,11 @@ import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../
 import type { AuditRecorder } from '../audit/audit.recorder.js'
 import type { CustomersRepository } from '../customers/customers.repository.js'
 import type { ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
+import type { OnboardingService } from '../onboarding/onboarding.service.js'
 import { requireAws, type AwsAccess } from './aws-access.js'
 import type { ConnectionRow, ConnectionsRepository } from './connections.repository.js'
-import type { ConnectionStatus, ConnectionView, ListConnectionsQuery, ProbeReport, RevokedConnectionView } from './connections.schemas.js'
+import type { ConnectionStatus, ConnectionView, ListConnectionsQuery, ProbeReport, RevokedConnectionView, VerifiedConnectionView } from './connections.schemas.js'
+import type { ProbeTarget } from './probe.js'
 import type { ProbeBudget, ProbeClaim } from './probe-budget.js'
 import { PROBE_SOURCE_IDENTITY, probeSessionName } from './session-names.js'
 import { BREAKER_CUSTOMERS, BREAKER_WINDOW_MS, createDenialCheck } from '../credentials/denial-check.js'
@@ -22,11 +24,13 @@ import { nextProbeAt } from './probe-slots.js'
 export interface Deps {
   prisma: PrismaClient
   connectionsRepository: ConnectionsRepository
-  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'listActiveForAccount' | 'lockActiveSuccessor' | 'retire'>
+  externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor' | 'listActiveForAccount' | 'lockActiveSuccessor' | 'retire' | 'whereIssued'>
   customersRepository: Pick<CustomersRepository, 'findById' | 'lockStatus'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
   aws: AwsAccess | undefined
+  /** The onboarding kit a completed rotation hands back (the successor alone). */
+  kits: Pick<OnboardingService, 'finalKit'>
   /** How often drift detection re-probes a connection (each connection has its own slot in it). */
   driftIntervalMs: number
 }
@@ -101,10 +105,20 @@ export function createConnectionsService (deps: Deps) {
   // issuance does (credentials/denial-check.ts), so an SCP on the vendor account fails no one.
   const denials = createDenialCheck()
 
-  /** The account's other active external IDs (a rotation's predecessor or successor): deputy's too. */
-  async function otherActiveIds (customerId: string, awsAccountId: string, probed: string): Promise<string[]> {
-    const active = await externalIdsRepository.listActiveForAccount(prisma, customerId, awsAccountId)
-    return active.map((e) => e.value).filter((value) => value !== probed)
+  /**
+   * What every probe of an account's role gets, whoever runs it (registration, verify, a
+   * rotation's verify, drift): the ID to present, the account's other active one (a rotation's
+   * predecessor or successor: deputy's too), and where the IDs its trust policy names were issued.
+   */
+  async function probeTarget (owner: { customerId: string, awsAccountId: string }, roleArn: string, externalId: string): Promise<ProbeTarget> {
+    const active = await externalIdsRepository.listActiveForAccount(prisma, owner.customerId, owner.awsAccountId)
+    return {
+      roleArn,
+      awsAccountId: owner.awsAccountId,
+      externalId,
+      otherActiveExternalIds: active.map((e) => e.value).filter((value) => value !== externalId),
+      lookupIssued: (values) => externalIdsRepository.whereIssued(prisma, owner, values)
+    }
   }
 
   /**
@@ -136,7 +150,7 @@ export function createConnectionsService (deps: Deps) {
    */
   async function tryRotation (caller: Caller, aws: AwsAccess, connection: ConnectionRow, successor: { id: string, value: string }): Promise<ConnectionView | null> {
     // No IAM propagation wait: the role exists, and an update not yet visible is tried again at the next verify.
-    const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: successor.value, otherActiveExternalIds: await otherActiveIds(connection.customerId, connection.awsAccountId, successor.value) }, probeSessionName(randomUUID()), { propagationWindowMs: 0 })
+    const report = await aws.probe(await probeTarget(connection, connection.roleArn, successor.value), probeSessionName(randomUUID()), { propagationWindowMs: 0 })
     const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId: connection.customerId, resourceType: 'connection', resourceId: connection.id }
     const details = { ...probeDetails(report), phase: 'rotation', externalIdId: successor.id }
     if (report.outcome !== 'pass') {
@@ -195,7 +209,7 @@ export function createConnectionsService (deps: Deps) {
       await claimProbe(caller, aws, { customerId, resource: { type: 'external_id', id: externalId.id }, phase: 'registration' }, 0)
 
       // The probe talks to AWS: outside any transaction, before anything is stored.
-      const report = await aws.probe({ roleArn: input.roleArn, awsAccountId: externalId.awsAccountId, externalId: externalId.value, otherActiveExternalIds: await otherActiveIds(customerId, externalId.awsAccountId, externalId.value) }, probeSessionName(randomUUID()))
+      const report = await aws.probe(await probeTarget(externalId, input.roleArn, externalId.value), probeSessionName(randomUUID()))
       const base = { actorClientId: caller.actor.clientId, request: caller.request, customerId, resourceType: 'connection' }
       if (report.outcome !== 'pass') {
         // The role ARN is not stored anywhere but in this audit event.
@@ -231,7 +245,7 @@ export function createConnectionsService (deps: Deps) {
       return toConnectionView(created)
     },
 
-    async verify (caller: Caller, id: string): Promise<ConnectionView> {
+    async verify (caller: Caller, id: string): Promise<VerifiedConnectionView> {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
       const connection = await repo.findById(prisma, scope, id)
@@ -245,11 +259,12 @@ export function createConnectionsService (deps: Deps) {
       const successor = await externalIdsRepository.findActiveSuccessor(prisma, externalId.id)
       if (successor !== null) {
         const rotated = await tryRotation(caller, aws, connection, successor)
-        if (rotated !== null) return rotated
+        // The customer's next step: deploy the kit that names the successor alone.
+        if (rotated !== null) return { ...rotated, onboarding: await deps.kits.finalKit(caller, successor.id) }
         // Not yet deployed: the predecessor keeps working, and is verified as before.
         await claimProbe(caller, aws, { customerId: connection.customerId, resource: { type: 'connection', id }, phase: 'verification' }, 0)
       }
-      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value, otherActiveExternalIds: await otherActiveIds(connection.customerId, connection.awsAccountId, externalId.value) }, probeSessionName(randomUUID()))
+      const report = await aws.probe(await probeTarget(connection, connection.roleArn, externalId.value), probeSessionName(randomUUID()))
       return prisma.$transaction(async (tx) => {
         const { stored } = await recordProbe(tx, connection, report, { actorClientId: caller.actor.clientId, request: caller.request, phase: 'verification' })
         if (!stored) throw conflict('connection_changed', `connection ${id} changed while it was being probed; retry`)
@@ -278,7 +293,7 @@ export function createConnectionsService (deps: Deps) {
       const externalId = await externalIdsRepository.findById(prisma, everyone, connection.externalIdId)
       if (externalId === null) return { connectionId: id, probed: false, reason: 'gone' }
       const probeId = randomUUID()
-      const report = await aws.probe({ roleArn: connection.roleArn, awsAccountId: connection.awsAccountId, externalId: externalId.value, otherActiveExternalIds: await otherActiveIds(connection.customerId, connection.awsAccountId, externalId.value) }, probeSessionName(probeId), { propagationWindowMs: 0, retryBudgetMs: 0 })
+      const report = await aws.probe(await probeTarget(connection, connection.roleArn, externalId.value), probeSessionName(probeId), { propagationWindowMs: 0, retryBudgetMs: 0 })
       let refusalUnconfirmed = false
       if (report.outcome === 'not_assumable' && connection.status !== 'failed') {
         const verdict = await denials.check({

@@ -9,13 +9,17 @@
 //   4. the static check (static-check.ts): with call 1's session, IAM GetRole reads the trust
 //      policy, and the analysis must prove it admits no other external ID. A violation makes the
 //      probe insecure (its witness ID is replayed through AssumeRole as a confirmation); unknown
-//      and unavailable (no iam:GetRole grant) do not block.
+//      and unavailable (no iam:GetRole grant) do not block. This account's retired IDs that the
+//      policy names count as its own (issued-ids.ts says why): admitted, they are a finding that
+//      does not block, and deputy never replays them.
 import { randomUUID } from 'node:crypto'
 import type { StsFailure, StsGateway, TemporaryCredentials } from '../../aws/sts-gateway.js'
 import { backoffMs } from '../../aws/sts-gateway.js'
 import { parseRoleArn } from '../../aws/arn.js'
 import type { ProbeCall, ProbeFinding, ProbeReport, StaticCheck } from './connections.schemas.js'
-import { judge, readOwnRoleSessionPolicy, violationFinding, type StaticInput } from './static-check.js'
+import type { IssuedLookup, IssuedTo } from './issued-ids.js'
+import { externalIdLiterals, isIssuable } from './issued-ids.js'
+import { judge, readOwnRoleSessionPolicy, RETIRED_ID_FINDING, retiredFinding, violationFinding, type StaticInput } from './static-check.js'
 
 export const DENY_ALL_SESSION_POLICY = JSON.stringify({
   Version: '2012-10-17',
@@ -28,6 +32,8 @@ export interface ProbeTarget {
   externalId: string
   /** The account's other active external ID during a rotation: also deputy's, not a foreign one. */
   otherActiveExternalIds?: string[] | undefined
+  /** Tells which IDs named in the trust policy deputy issued, and to whom; without it, none are known. */
+  lookupIssued?: IssuedLookup | undefined
 }
 
 export interface ProbeSettings {
@@ -40,6 +46,8 @@ export interface ProbeSettings {
 
 /** Findings that make the probe insecure: the behavioural ones and the static check's. */
 const INSECURE_FINDINGS = new Set(['external_id_not_required', 'external_id_not_checked', 'trust_policy_admits_other_external_id', 'trust_policy_admits_missing_external_id'])
+/** Findings that ask for a change but leave a passing probe passing. */
+const ADVISORY_FINDINGS = new Set([RETIRED_ID_FINDING])
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -91,19 +99,42 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
   const okCall = (step: ProbeCall['step'], at: Date, requestId: string | null, attempts: number): ProbeCall =>
     ({ step, outcome: 'allowed', errorCode: null, errorMessage: null, stsRequestId: requestId, at: at.toISOString(), attempts })
 
-  /** Step 4: read the trust policy with call 1's session and judge it; replay a witness ID. */
-  async function checkStatically (target: ProbeTarget, sessionName: string, credentials: TemporaryCredentials | undefined, retryBudgetMs: number, calls: ProbeCall[]): Promise<StaticCheck> {
-    if (credentials === undefined) return { status: 'unavailable', detail: 'the role could not be assumed with the external ID, so its trust policy could not be read', statement: null, witness: null, confirmed: null }
+  /** Who issued the IDs the policy names (and the witness), as far as deputy knows. */
+  async function issuedIn (target: ProbeTarget, values: string[]): Promise<Map<string, IssuedTo>> {
+    // Only exact values: deputy stores and presents its IDs in lowercase, never another spelling.
+    const issuable = values.filter((v) => isIssuable(v) && v === v.toLowerCase())
+    return target.lookupIssued === undefined || issuable.length === 0 ? new Map() : target.lookupIssued(issuable)
+  }
+
+  /**
+   * Step 4: read the trust policy with call 1's session and judge it, with the account's retired
+   * IDs it names counted as its own; replay a witness ID. Returns the check and its findings.
+   */
+  async function checkStatically (target: ProbeTarget, sessionName: string, credentials: TemporaryCredentials | undefined, retryBudgetMs: number, calls: ProbeCall[]): Promise<{ check: StaticCheck, findings: ProbeFinding[] }> {
+    if (credentials === undefined) return { check: { status: 'unavailable', detail: 'the role could not be assumed with the external ID, so its trust policy could not be read', statement: null, witness: null, confirmed: null }, findings: [] }
     const input: StaticInput = { roleArn: target.roleArn, vendorPrincipalArn: settings.vendorPrincipalArn, ours: [target.externalId, ...(target.otherActiveExternalIds ?? [])], sessionName, sourceIdentity: settings.sourceIdentity }
     const at = now()
     const read = await sts.getRole(credentials, target.roleArn, { retryBudgetMs })
     calls.push(read.ok ? okCall('read_trust_policy', at, read.requestId, read.attempts) : failedCall('read_trust_policy', read.failure, at, read.attempts))
-    const check = judge(read, input)
+    const named = read.ok ? await issuedIn(target, externalIdLiterals(read.value.trustPolicy)) : new Map<string, IssuedTo>()
+    const retired = [...named].filter(([, to]) => to.kind === 'this_account' && to.status === 'retired').map(([value]) => value)
+    const judged = { ...input, retired }
+    const findings: ProbeFinding[] = []
+    const advisory = read.ok ? retiredFinding(read.value.trustPolicy, judged) : null
+    let check = judge(read, judged)
     const witness = check.witness
-    if (check.status !== 'violation' || witness?.externalId == null) return check
-    const replay = await attempt('replay_witness', target, witness.externalId, witness.roleSessionName, retryBudgetMs, witness.sourceIdentity ?? undefined)
-    calls.push(replay.outcome.ok ? okCall('replay_witness', replay.at, replay.outcome.requestId, replay.outcome.attempts) : failedCall('replay_witness', replay.outcome.failure, replay.at, replay.outcome.attempts))
-    return { ...check, confirmed: replay.outcome.ok }
+    if (check.status === 'violation' && witness?.externalId != null) {
+      const replay = await attempt('replay_witness', target, witness.externalId, witness.roleSessionName, retryBudgetMs, witness.sourceIdentity ?? undefined)
+      calls.push(replay.outcome.ok ? okCall('replay_witness', replay.at, replay.outcome.requestId, replay.outcome.attempts) : failedCall('replay_witness', replay.outcome.failure, replay.at, replay.outcome.attempts))
+      check = { ...check, confirmed: replay.outcome.ok }
+    }
+    if (check.status === 'violation') {
+      const id = check.witness?.externalId ?? null
+      const issued = id === null ? undefined : named.get(id) ?? (await issuedIn(target, [id])).get(id)
+      findings.push(violationFinding(check, { ...input, ours: [target.externalId] }, issued))
+    }
+    if (advisory !== null) findings.push(advisory)
+    return { check, findings }
   }
 
   /**
@@ -164,8 +195,8 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       }
     }
 
-    const staticCheck = await checkStatically(target, sessionName, session, retryBudgetMs, calls)
-    if (staticCheck.status === 'violation') findings.push(violationFinding(staticCheck, { roleArn: target.roleArn, vendorPrincipalArn: settings.vendorPrincipalArn, ours: [target.externalId], sessionName, sourceIdentity: settings.sourceIdentity }))
+    const { check: staticCheck, findings: staticFindings } = await checkStatically(target, sessionName, session, retryBudgetMs, calls)
+    findings.push(...staticFindings)
 
     // The static step is optional: IAM not answering it leaves the behavioural verdict standing.
     const unsettled = calls.some((c) => c.outcome === 'error' && c.step !== 'read_trust_policy' && c.step !== 'replay_witness')
@@ -177,7 +208,7 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
     } else if (!firstAllowed) {
       outcome = 'not_assumable'
       findings.push(...whyNotAssumable(calls[0] as ProbeCall, settings, target))
-    } else if (findings.length > 0) outcome = 'not_assumable'
+    } else if (findings.some((f) => !ADVISORY_FINDINGS.has(f.code))) outcome = 'not_assumable'
     else outcome = 'pass'
 
     return {

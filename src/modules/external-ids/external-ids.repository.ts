@@ -7,6 +7,7 @@ import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js
 import { advisoryXactLock } from '../../db/locks.js'
 import type { SqlClient } from '../../db/sql-client.js'
 import { AUDIT_COLUMNS, auditPlaceholders, type PreparedAuditEvent } from '../audit/audit.recorder.js'
+import type { IssuedTo } from '../connections/issued-ids.js'
 
 type Db = Pick<PrismaClient, 'externalId'>
 type SqlDb = Pick<PrismaClient, '$executeRaw'>
@@ -92,6 +93,18 @@ export function createExternalIdsRepository () {
      */
     async lockAccount (db: SqlDb, customerId: string, awsAccountId: string): Promise<void> {
       await advisoryXactLock(db, `deputy.external-ids:${customerId}:${awsAccountId}`)
+    },
+    /**
+     * Where deputy issued each of `values` (lowercase UUIDs), relative to one customer's account:
+     * that account (and whether the ID is active), another account of the customer, or another
+     * customer, never saying which. Values deputy never issued are absent.
+     */
+    async whereIssued (db: Db, owner: { customerId: string, awsAccountId: string }, values: string[]): Promise<Map<string, IssuedTo>> {
+      const rows = values.length === 0 ? [] : await db.externalId.findMany({ where: { value: { in: values } }, select: { value: true, customerId: true, awsAccountId: true, status: true } })
+      const customerId = owner.customerId.toLowerCase()
+      return new Map(rows.map((row): [string, IssuedTo] => [row.value, row.customerId.toLowerCase() !== customerId
+        ? { kind: 'other_customer' }
+        : row.awsAccountId !== owner.awsAccountId ? { kind: 'this_customer', awsAccountId: row.awsAccountId } : { kind: 'this_account', status: row.status }]))
     },
     /** Every active ID of a (customer, account): one, or a predecessor and its successor. */
     listActiveForAccount (db: Db, customerId: string, awsAccountId: string) {

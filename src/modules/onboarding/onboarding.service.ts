@@ -94,6 +94,17 @@ export function createOnboardingService (deps: Deps) {
   return {
     kit,
     /**
+     * The kit to deploy once a rotation completed: the successor alone, so the retired predecessor
+     * leaves the trust policy. Null when there is none to give (VENDOR_PRINCIPAL_ARN is a role
+     * session, or the ID was retired meanwhile): the rotation itself has already been committed.
+     */
+    async finalKit (caller: Caller, externalIdId: string): Promise<OnboardingKitView | null> {
+      const principal = parsePrincipalArn(requireAws(deps.aws).settings.vendorPrincipalArn)
+      if (principal === undefined || principal.kind === 'assumed-role') return null
+      const row = await externalIdsRepository.findById(prisma, tenantOf(caller.actor), externalIdId)
+      return row?.status === 'active' ? kit(caller, externalIdId) : null
+    },
+    /**
      * Starts a two-step rotation: mints the successor of an active external ID and returns the
      * kit the customer deploys next, whose trust policy accepts both IDs.
      */

@@ -338,7 +338,7 @@ export interface paths {
         put?: never;
         /**
          * Run the probe again
-         * @description pass: active; insecure: insecure; not assumable: failed; STS unavailable: unchanged. Only active connections issue credentials.
+         * @description pass: active; insecure: insecure; not assumable: failed; STS unavailable: unchanged. Only active connections issue credentials. During a rotation the probe uses the successor first; when it passes, the connection moves to the successor, the predecessor is retired, and the answer carries `onboarding`: the kit whose trust policy names the successor alone. A trust policy that still admits this account's retired IDs passes with the finding `trust_policy_admits_retired_external_id` (remove them); any other admitted ID makes the connection insecure.
          */
         post: operations["verifyConnection"];
         delete?: never;
@@ -1868,13 +1868,14 @@ export interface operations {
                                     attempts: number;
                                 }[];
                                 findings: {
+                                    /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                     code: string;
                                     /** @description What is wrong and what the customer must change. */
                                     message: string;
                                 }[];
                                 /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                                 staticCheck?: {
-                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                     status: "proved" | "violation" | "unknown" | "unavailable";
                                     detail: string;
                                     statement: string | null;
@@ -3236,13 +3237,14 @@ export interface operations {
                                     attempts: number;
                                 }[];
                                 findings: {
+                                    /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                     code: string;
                                     /** @description What is wrong and what the customer must change. */
                                     message: string;
                                 }[];
                                 /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                                 staticCheck?: {
-                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                    /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                     status: "proved" | "violation" | "unknown" | "unavailable";
                                     detail: string;
                                     statement: string | null;
@@ -3415,13 +3417,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
@@ -3619,13 +3622,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
@@ -3783,13 +3787,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;
@@ -3807,6 +3812,92 @@ export interface operations {
                         createdAt: string;
                         revokedAt: string | null;
                         nextProbeAt: string | null;
+                        /** @description Only when this verify completed a rotation: the kit to deploy next, whose trust policy names the successor alone (the retired predecessor leaves it). null when deputy hands out no kit (VENDOR_PRINCIPAL_ARN is a role session). */
+                        onboarding?: {
+                            /** Format: uuid */
+                            externalIdId: string;
+                            /** Format: uuid */
+                            customerId: string;
+                            /** Format: uuid */
+                            externalId: string;
+                            /**
+                             * @description A 12-digit AWS account ID.
+                             * @example 123456789012
+                             */
+                            awsAccountId: string;
+                            vendorPrincipalArn: string;
+                            roleName: string;
+                            /** @description The ARN the role will have in the customer's account: what to register with POST /v1/customers/{id}/connections once it is deployed. */
+                            roleArn: string;
+                            maxSessionDuration: number;
+                            /** @description Set while the account rotates its external ID: the kit then accepts both IDs, so the role keeps working for the predecessor until the connection moves to the successor. */
+                            rotation: {
+                                /** Format: uuid */
+                                predecessorExternalIdId: string;
+                                /** Format: uuid */
+                                successorExternalIdId: string;
+                            } | null;
+                            /** @description The role's trust policy (AssumeRolePolicyDocument), exactly as every other document of the kit embeds it. */
+                            trustPolicy: {
+                                /** @enum {string} */
+                                Version: "2012-10-17";
+                                Statement: {
+                                    /** @enum {string} */
+                                    Effect: "Allow";
+                                    Principal: {
+                                        /** @description The vendor principal: one IAM role or user, never an account root. */
+                                        AWS: string;
+                                    };
+                                    /** @description `sts:AssumeRole`, and `sts:SetSourceIdentity` when deputy sets a source identity on sessions. */
+                                    Action: string[];
+                                    Condition: {
+                                        StringEquals: {
+                                            /** @description Exactly this external ID (both IDs only during a rotation). */
+                                            "sts:ExternalId": string | string[];
+                                        };
+                                    };
+                                }[];
+                            };
+                            /** @description What the role grants the vendor (ONBOARDING_PERMISSIONS_FILE); both lists empty: nothing. */
+                            permissions: {
+                                /** @description Managed policies attached to the role. */
+                                managedPolicyArns: string[];
+                                /** @description The role's one inline policy; null when the permission set has no statements. */
+                                inlinePolicy: {
+                                    name: string;
+                                    document: {
+                                        /** @enum {string} */
+                                        Version: "2012-10-17";
+                                        Statement: {
+                                            Sid?: string;
+                                            Effect: "Allow" | "Deny";
+                                            Action?: string | string[];
+                                            NotAction?: string | string[];
+                                            Resource?: string | string[];
+                                            NotResource?: string | string[];
+                                            Condition?: {
+                                                [key: string]: {
+                                                    [key: string]: (string | number | boolean) | (string | number | boolean)[];
+                                                };
+                                            };
+                                        }[];
+                                    };
+                                } | null;
+                                permissionsBoundaryArn: string | null;
+                            };
+                            cloudFormation: {
+                                /** @description YAML template for this account: ExternalId defaults to this ID and is constrained (AllowedPattern, MinLength, MaxLength). */
+                                template: string;
+                                /** @description Console quick-create link to the generic template at ONBOARDING_TEMPLATE_URL with this ID filled in; null when it is not configured. */
+                                quickCreateUrl: string | null;
+                            };
+                            /** @description HCL: aws_iam_role with the external ID as a literal, attachments, inline policy, output role_arn. */
+                            terraform: string;
+                            /** @description POSIX-shell AWS CLI commands (create-role, attach-role-policy, put-role-policy), arguments single-quoted. */
+                            awsCli: string;
+                            /** @description What the vendor should know about its configuration (for instance: the role grants no permissions). */
+                            warnings: string[];
+                        } | null;
                     };
                 };
             };
@@ -3984,13 +4075,14 @@ export interface operations {
                                 attempts: number;
                             }[];
                             findings: {
+                                /** @description Stable. Every finding blocks (insecure or not_assumable) except trust_policy_admits_retired_external_id, which asks the customer to remove a retired ID of this account and leaves a passing probe passing. */
                                 code: string;
                                 /** @description What is wrong and what the customer must change. */
                                 message: string;
                             }[];
                             /** @description The static proof: deputy reads the trust policy (IAM GetRole) and decides which external IDs it admits for the vendor principal. */
                             staticCheck?: {
-                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only. violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
+                                /** @description proved: the trust policy admits the vendor principal with this account's external ID(s) only (its retired ones count as its own: deputy never presents them again; admitted, they are the non-blocking finding trust_policy_admits_retired_external_id). violation: it admits another ID, or none (the probe is then insecure). unknown: it uses something the analysis cannot decide (does not block). unavailable: the policy could not be read (the role does not grant iam:GetRole on itself, or IAM did not answer); the probe alone decides. */
                                 status: "proved" | "violation" | "unknown" | "unavailable";
                                 detail: string;
                                 statement: string | null;

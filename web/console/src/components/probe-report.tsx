@@ -14,7 +14,7 @@ const STEPS: Record<ProbeCall['step'], { what: string, expected: ProbeCall['outc
 }
 
 const STATIC: Record<NonNullable<ProbeReport['staticCheck']>['status'], string> = {
-  proved: 'Proved: the trust policy admits deputy with this account\'s external ID and no other.',
+  proved: 'Proved: the trust policy admits deputy with this account\'s external ID and no other that anyone could use (a retired ID of this account, which deputy never presents again, is at most a finding).',
   violation: 'Violation: the trust policy admits deputy with another external ID, or none.',
   unknown: 'Unknown: the policy uses something the proof cannot decide; the behavioural checks decide alone.',
   unavailable: 'Unavailable: deputy could not read the trust policy (the role does not grant iam:GetRole on itself); the behavioural checks decide alone.'
