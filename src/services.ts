@@ -48,6 +48,7 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   const customersRepository = createCustomersRepository()
   const externalIdsRepository = createExternalIdsRepository()
   const connectionsRepository = createConnectionsRepository()
+  const apiClientsRepository = createApiClientsRepository()
   const issuanceFreezeRepository = createIssuanceFreezeRepository()
   const auditRepository = createAuditRepository()
   const sealRepository = createSealRepository()
@@ -55,17 +56,17 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   const externalIds = createExternalIdsService({ prisma, sql, externalIdsRepository, customersRepository, connectionsRepository, audit })
   return {
     audit,
-    apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit, tokenCache: options.tokenCache }),
+    apiClients: createApiClientsService({ prisma, apiClientsRepository, customersRepository, audit, tokenCache: options.tokenCache }),
     customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, audit }),
     externalIds,
     connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
-    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
+    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
     issuanceFreeze: createIssuanceFreezeService({ prisma, issuanceFreezeRepository, audit }),
     auditRepository,
     sealRepository,
     auditQuery: createAuditService({ prisma, auditRepository, sealRepository, integrity: createAuditIntegrity({ prisma, sealRepository }), audit }),
     idempotency: createIdempotencyService({ prisma, idempotencyRepository: createIdempotencyRepository() }),
-    onboarding: createOnboardingService({ prisma, externalIdsRepository, externalIds, aws, settings: options.onboarding ?? onboardingConfig({}) })
+    onboarding: createOnboardingService({ prisma, externalIdsRepository, externalIds, customersRepository, aws, settings: options.onboarding ?? onboardingConfig({}) })
   }
 }
 
