@@ -57,7 +57,7 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   return {
     audit,
     apiClients: createApiClientsService({ prisma, apiClientsRepository, customersRepository, audit, tokenCache: options.tokenCache }),
-    customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, audit }),
+    customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, apiClientsRepository, audit, tokenCache: options.tokenCache }),
     externalIds,
     connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
     credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
