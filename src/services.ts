@@ -48,19 +48,20 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
   const customersRepository = createCustomersRepository()
   const externalIdsRepository = createExternalIdsRepository()
   const connectionsRepository = createConnectionsRepository()
+  const apiClientsRepository = createApiClientsRepository()
   const issuanceFreezeRepository = createIssuanceFreezeRepository()
   const auditRepository = createAuditRepository()
   const sealRepository = createSealRepository()
   const probeBudget = createProbeBudget({ prisma, audit, auditRepository })
   const externalIds = createExternalIdsService({ prisma, sql, externalIdsRepository, customersRepository, connectionsRepository, audit })
-  const onboarding = createOnboardingService({ prisma, externalIdsRepository, externalIds, aws, settings: options.onboarding ?? onboardingConfig({}) })
+  const onboarding = createOnboardingService({ prisma, externalIdsRepository, externalIds, customersRepository, aws, settings: options.onboarding ?? onboardingConfig({}) })
   return {
     audit,
-    apiClients: createApiClientsService({ prisma, apiClientsRepository: createApiClientsRepository(), customersRepository, audit, tokenCache: options.tokenCache }),
-    customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, audit }),
+    apiClients: createApiClientsService({ prisma, apiClientsRepository, customersRepository, audit, tokenCache: options.tokenCache }),
+    customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, apiClientsRepository, audit, tokenCache: options.tokenCache }),
     externalIds,
     connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, kits: onboarding, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
-    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
+    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
     issuanceFreeze: createIssuanceFreezeService({ prisma, issuanceFreezeRepository, audit }),
     auditRepository,
     sealRepository,

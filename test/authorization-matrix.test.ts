@@ -27,7 +27,7 @@ interface Fixtures {
 
 /** What a token bound to customer B gets from a route when the request names customer A. */
 type BoundCase =
-  /** The route needs a scope a bound client cannot hold (admin, metrics:read): refused 403 like any client without it. */
+  /** The route needs a scope a bound client cannot hold (admin, customers:offboard, metrics:read): refused 403 like any client without it. */
   | { kind: 'admin-only' }
   /** A's resource named in the path, the query or the body: 404 (never 403), audited as `audit`. */
   | { kind: 'not-found', in: 'path' | 'query' | 'body', audit: 'access.denied' | 'credentials.denied' }
@@ -64,8 +64,8 @@ const EXPECTATIONS: Record<string, Expectation> = {
   // A bound client may suspend and resume its own customer, never another's.
   'POST /v1/customers/:customerId/suspend': { bound: [notFoundIn('path')], body: () => ({ reason: 'matrix test' }) },
   'POST /v1/customers/:customerId/resume': { bound: [notFoundIn('path')], body: () => ({}) },
-  // Offboarding is final: unbound clients only, whatever customer the path names.
-  'POST /v1/customers/:customerId/offboard': { bound: [{ kind: 'refused', status: 403, code: 'customer_bound_client' }], body: () => ({ reason: 'matrix test' }) },
+  // Offboarding is final: customers:offboard, which no bound client can hold.
+  'POST /v1/customers/:customerId/offboard': { bound: ADMIN_ONLY, body: () => ({ reason: 'matrix test' }) },
   'POST /v1/customers/:customerId/external-ids': { bound: [notFoundIn('path')], body: () => ({ awsAccountId: awsAccount() }) },
   'GET /v1/customers/:customerId/external-ids': { bound: [notFoundIn('path')] },
   'GET /v1/external-ids/:externalIdId': { bound: [notFoundIn('path')] },

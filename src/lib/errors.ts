@@ -44,6 +44,15 @@ export const conflict = (code: string, detail: string, extensions?: Record<strin
 export const forbidden = (code: string, detail: string): AppError =>
   new AppError({ status: 403, code, title: 'Forbidden', detail })
 
+/** The token is missing, unknown or revoked (RFC 6750's challenge in the header). */
+export const unauthorized = (detail: string): AppError => new AppError({
+  status: 401,
+  code: 'unauthorized',
+  title: 'Unauthorized',
+  detail,
+  headers: { 'www-authenticate': 'Bearer realm="deputy"' }
+})
+
 /** deputy cannot start as configured (e.g. its AWS identity is not the configured principal). */
 export class StartupError extends Error {
   override name = 'StartupError'

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import fp from 'fastify-plugin'
 import type { PrismaClient } from '../db/database.js'
 import type { Caller } from '../lib/caller.js'
-import { AppError } from '../lib/errors.js'
+import { AppError, unauthorized } from '../lib/errors.js'
 import type { AuditRecorder } from '../modules/audit/audit.recorder.js'
 import type { ApiClientsService } from '../modules/api-clients/api-clients.service.js'
 import { hasScope, type Scope } from '../modules/api-clients/scopes.js'
@@ -29,14 +29,6 @@ export interface AuthOptions {
   audit: AuditRecorder
   throttle: Pick<AuthThrottle, 'enter'>
 }
-
-const unauthorized = (detail: string): AppError => new AppError({
-  status: 401,
-  code: 'unauthorized',
-  title: 'Unauthorized',
-  detail,
-  headers: { 'www-authenticate': 'Bearer realm="deputy"' }
-})
 
 // Each authorize() hook carries the scope it demands, so the route table itself says which
 // routes need which scope (the OpenAPI document and the authorization-matrix test read it).

@@ -57,7 +57,7 @@ t.test('customer lifecycle and issuance freeze', async (t) => {
     t.match(events, [{ action: 'customer.suspended', details: { reason: 'unpaid invoice', from: 'active', to: 'suspended' } }, { action: 'customer.resumed', details: { from: 'suspended', to: 'active' } }])
   })
 
-  t.test('a bound client may suspend and resume its own customer, gets 404 for another, and may not offboard (403)', async (t) => {
+  t.test('a bound client may suspend and resume its own customer, gets 404 for another, and may not offboard (403: it cannot hold customers:offboard)', async (t) => {
     const own = await createCustomer(app)
     const other = await createCustomer(app)
     const bound = await createApiClient(app, ['customers:write'], own.id)
@@ -66,9 +66,9 @@ t.test('customer lifecycle and issuance freeze', async (t) => {
     t.equal((await resume(own.id, bound.token)).statusCode, 200)
     const refused = await offboard(own.id, bound.token)
     t.equal(refused.statusCode, 403)
-    t.equal(refused.json().code, 'customer_bound_client')
+    t.equal(refused.json().code, 'insufficient_scope')
     t.equal((await database.prisma.customer.findUniqueOrThrow({ where: { id: own.id } })).status, 'active')
-    t.match(await database.prisma.auditEvent.findFirstOrThrow({ where: { action: 'auth.forbidden', actorClientId: bound.id }, orderBy: { seq: 'desc' } }), { details: { reason: 'customer_bound_client' } })
+    t.match(await database.prisma.auditEvent.findFirstOrThrow({ where: { action: 'auth.forbidden', actorClientId: bound.id }, orderBy: { seq: 'desc' } }), { details: { requiredScope: 'customers:offboard' } })
   })
 
   t.test('suspension waits for an issuance whose audit insert is under way: issued strictly before suspended', async (t) => {

@@ -91,11 +91,14 @@ export function createApiClientsService (deps: Deps) {
     },
 
     /**
-     * Revokes once: the update is a compare-and-set on `revoked_at IS NULL`, so of concurrent
-     * revokes exactly one changes the row and audits it; the others return the revoked client.
+     * Revokes once, under the row's lock: of concurrent revokes exactly one changes the row and
+     * audits it; the others return the revoked client.
      */
     async revoke (caller: Caller, id: string): Promise<ApiClientView> {
       const view = await prisma.$transaction(async (tx) => {
+        // The row lock first: an issuance that share-locked the client commits its event before
+        // this revocation, and one that has not yet waits for it and is refused.
+        if (!await repo.lockForRevoke(tx, id)) throw notFound('API client', id)
         const existing = await repo.findById(tx, id)
         if (existing === null) throw notFound('API client', id)
         if (existing.revokedAt !== null) return toApiClientView(existing)

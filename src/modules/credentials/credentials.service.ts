@@ -7,9 +7,10 @@ import { isTransactionConflict } from '../../db/errors.js'
 import type { StsFailure } from '../../aws/sts-gateway.js'
 import { MAX_SESSION_POLICY_CHARS } from '../../aws/sts-limits.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
-import { AppError, badRequest, notFound } from '../../lib/errors.js'
+import { AppError, badRequest, notFound, unauthorized } from '../../lib/errors.js'
 import { assertNoSecrets, AuditSecretError, type AuditEntry, type AuditRecorder } from '../audit/audit.recorder.js'
 import { requireAws, type AwsAccess } from '../connections/aws-access.js'
+import type { ApiClientsRepository } from '../api-clients/api-clients.repository.js'
 import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import { issuanceSessionName, sourceIdentityFor } from '../connections/session-names.js'
 import type { IssuanceFreezeRepository } from '../issuance-freeze/issuance-freeze.repository.js'
@@ -34,6 +35,7 @@ export interface Deps {
   issuanceRepository: IssuanceRepository
   connectionsRepository: Pick<ConnectionsRepository, 'lockForIssuance' | 'setStatus' | 'countOtherCustomersFailedSince'>
   issuanceFreezeRepository: Pick<IssuanceFreezeRepository, 'read'>
+  apiClientsRepository: Pick<ApiClientsRepository, 'lockRevokedForIssuance'>
   audit: AuditRecorder
   probeBudget: ProbeBudget
   aws: AwsAccess | undefined
@@ -89,19 +91,21 @@ function stsRefusal (failure: StsFailure, connectionFailed = false): AppError {
 }
 
 export function createCredentialsService (deps: Deps) {
-  const { prisma, sql, issuanceRepository, connectionsRepository, issuanceFreezeRepository, audit, probeBudget } = deps
+  const { prisma, sql, issuanceRepository, connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget } = deps
   const denials = createDenialCheck()
 
   /**
    * Commits the credentials.issued event, failing closed. The hot path is one statement that
    * writes it only if nothing changed since the read; otherwise (or after a deadlock was broken)
    * a transaction re-reads the statuses under a share lock and audits the refusal, so a
-   * revocation either commits before (and the session is dropped) or waits for this event.
+   * revocation (of the connection or of the API client) either commits before (and the session
+   * is dropped) or waits for this event.
    */
-  async function commitIssuance (connection: IssuanceTarget, issued: AuditEntry & { id: string }, refusal: Record<string, unknown>): Promise<{ eventId: string } | { frozen: true } | { refused: string }> {
+  async function commitIssuance (connection: IssuanceTarget, issued: AuditEntry & { id: string }, refusal: Record<string, unknown>): Promise<{ eventId: string } | { frozen: true } | { refused: string } | { clientRevoked: true }> {
     const prepared = audit.prepare(issued)
+    const clientId = issued.actorClientId ?? null
     try {
-      const eventId = await issuanceRepository.commitIssued(sql, connection.id, prepared)
+      const eventId = await issuanceRepository.commitIssued(sql, connection.id, clientId, prepared)
       if (eventId !== null) {
         audit.recorded(prepared)
         return { eventId }
@@ -120,6 +124,11 @@ export function createCredentialsService (deps: Deps) {
       if (reason !== null) {
         await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'revoked_during_issuance', detail: reason, ...refusal } })
         return { refused: reason }
+      }
+      // Locked after the connection and the freeze, as the single statement does.
+      if (clientId !== null && await apiClientsRepository.lockRevokedForIssuance(tx, clientId) !== false) {
+        await audit.record(tx, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'client_revoked_during_issuance', detail: `API client ${clientId} was revoked while the credentials were being issued`, ...refusal } })
+        return { clientRevoked: true as const }
       }
       const event = await audit.record(tx, issued)
       return { eventId: event.id }
@@ -247,6 +256,9 @@ export function createCredentialsService (deps: Deps) {
       if ('frozen' in committed) {
         const { reason } = await issuanceFreezeRepository.read(prisma)
         throw issuanceFrozen(`${reason ?? 'no reason given'}; frozen while the credentials were being issued: the session AWS issued was dropped and expires by itself at ${session.expiration}`)
+      }
+      if ('clientRevoked' in committed) {
+        throw unauthorized(`this API token was revoked while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration}`)
       }
       if ('refused' in committed) {
         throw notActive(`${committed.refused} (changed while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration})`, true)

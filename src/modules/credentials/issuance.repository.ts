@@ -47,9 +47,10 @@ SELECT c."id"::text AS "id", c."customer_id"::text AS "customerId", c."external_
   LEFT JOIN "external_ids" e ON e."id" = c."external_id_id"
  WHERE f."id"`
 
-// Share-locks the connection, its external ID, its customer and the freeze row, in that order
-// (revocation, retirement, suspension and offboarding lock connection rows first), and writes the
-// event only if all are still usable. An offboarding or retirement that also revokes a connection
+// Share-locks the connection, its external ID, its customer, the freeze row and the issuing API
+// client, in that order (revocation, retirement, suspension and offboarding lock connection rows
+// first; revoking a client locks only its row, and offboarding locks its clients last), and
+// writes the event only if all are still usable, the client not revoked. An offboarding or retirement that also revokes a connection
 // registered while it waited can deadlock with it; PostgreSQL aborts one, and this statement's
 // abort sends the issuance to the audited transaction, which decides again. A statement that
 // waited for one of these locks re-reads every locked row at its newest version (READ
@@ -58,14 +59,15 @@ SELECT c."id"::text AS "id", c."customer_id"::text AS "customerId", c."external_
 const COMMIT_SQL = `
 WITH state AS (
   SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus",
-         cu."status"::text AS "customerStatus", f."frozen"
-    FROM "connections" c, "external_ids" e, "customers" cu, "issuance_freeze" f
-   WHERE c."id" = $1::uuid AND e."id" = c."external_id_id" AND cu."id" = c."customer_id" AND f."id"
-     FOR SHARE OF c, e, cu, f
+         cu."status"::text AS "customerStatus", f."frozen", a."revoked_at" AS "clientRevokedAt"
+    FROM "connections" c, "external_ids" e, "customers" cu, "issuance_freeze" f, "api_clients" a
+   WHERE c."id" = $1::uuid AND e."id" = c."external_id_id" AND cu."id" = c."customer_id" AND f."id" AND a."id" = $2::uuid
+     FOR SHARE OF c, e, cu, f, a
 ), issued AS (
   INSERT INTO "audit_events" (${AUDIT_COLUMNS})
-  SELECT ${auditPlaceholders(2)} FROM state
+  SELECT ${auditPlaceholders(3)} FROM state
    WHERE "connectionStatus" = 'active' AND "externalIdStatus" = 'active' AND "customerStatus" = 'active' AND NOT "frozen"
+     AND "clientRevokedAt" IS NULL
   RETURNING "id"
 )
 SELECT (SELECT "id"::text FROM issued) AS "eventId"`
@@ -92,11 +94,12 @@ export function createIssuanceRepository () {
     },
 
     /**
-     * Commits the credentials.issued event if the connection can still issue: its id, or null
-     * when something changed (the caller then decides under a transaction, and audits why).
+     * Commits the credentials.issued event if the connection can still issue and the API client
+     * is not revoked: its id, or null when something changed (the caller then decides under a
+     * transaction, and audits why). A caller without a client (the CLI) always gets null.
      */
-    async commitIssued (sql: SqlClient, connectionId: string, event: PreparedAuditEvent): Promise<string | null> {
-      const [row] = await sql.query<{ eventId: string | null }>(COMMIT_SQL, [connectionId, ...event.params])
+    async commitIssued (sql: SqlClient, connectionId: string, clientId: string | null, event: PreparedAuditEvent): Promise<string | null> {
+      const [row] = await sql.query<{ eventId: string | null }>(COMMIT_SQL, [connectionId, clientId, ...event.params])
       return row?.eventId ?? null
     }
   }

@@ -8,6 +8,8 @@ type Db = Pick<PrismaClient, 'customer'>
 type SqlDb = Pick<PrismaClient, '$queryRaw'>
 
 export type CustomerRow = Customer
+/** Who imposed a suspension: the vendor, or a client bound to the customer (its tenant). */
+export type SuspensionOrigin = NonNullable<Customer['suspendedBy']>
 
 export function createCustomersRepository () {
   return {
@@ -31,9 +33,20 @@ export function createCustomersRepository () {
       const rows = await db.$queryRaw<Array<{ status: string }>>`SELECT "status"::text AS "status" FROM "customers" WHERE "id" = ${id}::uuid FOR SHARE`
       return rows[0]?.status ?? null
     },
-    /** Moves the status only from `from`; null when the customer was not in it any more. */
-    async setStatus (db: Db, id: string, from: CustomerRow['status'], to: CustomerRow['status']): Promise<CustomerRow | null> {
-      const [row] = await db.customer.updateManyAndReturn({ where: { id, status: from }, data: { status: to } })
+    /**
+     * The customer's status and who suspended it, under a row lock held until the transaction
+     * ends (a suspension or a resumption decides on it); null if there is no such customer.
+     */
+    async lockForChange (db: SqlDb, id: string): Promise<{ status: CustomerRow['status'], suspendedBy: SuspensionOrigin | null } | null> {
+      const rows = await db.$queryRaw<Array<{ status: CustomerRow['status'], suspendedBy: SuspensionOrigin | null }>>`SELECT "status"::text AS "status", "suspended_by"::text AS "suspendedBy" FROM "customers" WHERE "id" = ${id}::uuid FOR UPDATE`
+      return rows[0] ?? null
+    },
+    /**
+     * Moves the status only from `from`; `suspendedBy` is who imposed the new state's suspension
+     * (null when it is not suspended). Null when the customer was not in `from` any more.
+     */
+    async setStatus (db: Db, id: string, from: CustomerRow['status'], to: CustomerRow['status'], suspendedBy: SuspensionOrigin | null = null): Promise<CustomerRow | null> {
+      const [row] = await db.customer.updateManyAndReturn({ where: { id, status: from }, data: { status: to, suspendedBy } })
       return row ?? null
     },
     findByExternalRef (db: Db, scope: TenantScope, externalRef: string) {

@@ -53,7 +53,7 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersSe
       security,
       operationId: 'suspendCustomer',
       summary: 'Suspend a customer: no credentials, no probes, no registrations until resumed',
-      description: 'Reversible. Issuances in flight either committed before the suspension or are refused. A client bound to the customer may suspend it. Already suspended: 409 `customer_already_suspended`; offboarded: 409 `customer_offboarded`.',
+      description: 'Reversible. Issuances in flight either committed before the suspension or are refused. The customer records who imposed it (`suspendedBy`): the vendor (an unbound client) or the tenant (a client bound to the customer, which may suspend it). The vendor suspending a customer its tenant suspended takes the suspension over. Already suspended: 409 `customer_already_suspended`; offboarded: 409 `customer_offboarded`.',
       params: CustomerParamsSchema,
       body: SuspendCustomerSchema,
       response: { 200: CustomerSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }
@@ -67,7 +67,7 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersSe
       security,
       operationId: 'resumeCustomer',
       summary: 'Resume a suspended customer',
-      description: 'Not suspended: 409 `customer_not_suspended`; offboarded: 409 `customer_offboarded`.',
+      description: 'A client bound to the customer lifts only a suspension its tenant imposed: the vendor\'s is 403 `suspension_imposed_by_vendor` (audited as `auth.forbidden`; nothing changes). Not suspended: 409 `customer_not_suspended`; offboarded: 409 `customer_offboarded`.',
       params: CustomerParamsSchema,
       body: ResumeCustomerSchema,
       response: { 200: CustomerSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }
@@ -75,13 +75,13 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersSe
   }, async (request) => customers.resume(callerOf(request), request.params.customerId))
 
   app.post('/v1/customers/:customerId/offboard', {
-    onRequest: app.authorize('customers:write'),
+    onRequest: app.authorize('customers:offboard'),
     schema: {
       tags,
       security,
       operationId: 'offboardCustomer',
-      summary: 'Offboard a customer for good: revoke every connection, retire every external ID',
-      description: 'Irreversible, in one transaction; every record is kept. The `impact` says until when sessions already issued stay valid and gives the deny policy that ends them. Needs an unbound client (a bound one gets 403 `customer_bound_client`). Already offboarded: 409 `customer_offboarded`.',
+      summary: 'Offboard a customer for good: revoke every connection, retire every external ID, revoke every API client bound to it',
+      description: 'Irreversible, in one transaction; every record is kept. The `impact` says until when sessions already issued stay valid and gives the deny policy that ends them. Needs the `customers:offboard` scope (or `admin`), which a client bound to a customer cannot hold; `customers:write` is not enough. Already offboarded: 409 `customer_offboarded`.',
       params: CustomerParamsSchema,
       body: OffboardCustomerSchema,
       response: { 200: OffboardedCustomerSchema, ...problemResponses(400, 401, 403, 404, 409, 429) }

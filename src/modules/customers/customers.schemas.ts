@@ -1,6 +1,7 @@
 // Shapes of /v1/customers.
 import { Type, type Static } from 'typebox'
 import { CursorSchema, LimitSchema, PageOf } from '../../lib/pagination.js'
+import { ApiClientSchema } from '../api-clients/api-clients.schemas.js'
 import { ConnectionSchema, RevocationImpactSchema } from '../connections/connections.schemas.js'
 import { ExternalIdSchema } from '../external-ids/external-ids.schemas.js'
 
@@ -9,6 +10,7 @@ export const CustomerSchema = Type.Object({
   name: Type.String(),
   externalRef: Type.Union([Type.String(), Type.Null()], { description: "The vendor's own identifier for this customer; unique." }),
   status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('offboarded')]),
+  suspendedBy: Type.Union([Type.Literal('vendor'), Type.Literal('tenant'), Type.Null()], { description: 'While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise.' }),
   createdAt: Type.String({ format: 'date-time' })
 }, { additionalProperties: false })
 
@@ -38,6 +40,7 @@ export const OffboardedCustomerSchema = Type.Object({
   customer: CustomerSchema,
   revokedConnections: Type.Array(ConnectionSchema, { description: 'Every connection that was live, now revoked.' }),
   retiredExternalIds: Type.Array(ExternalIdSchema, { description: 'Every external ID that was active, now retired.' }),
+  revokedApiClients: Type.Array(ApiClientSchema, { description: 'Every API client bound to this customer that was live, now revoked.' }),
   impact: RevocationImpactSchema
 }, { additionalProperties: false })
 

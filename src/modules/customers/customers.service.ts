@@ -5,12 +5,15 @@ import type { PrismaClient } from '../../db/database.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { conflict, forbidden, notFound } from '../../lib/errors.js'
 import { createdCursorKey, decodeCreatedCursor, toPage, type Page } from '../../lib/pagination.js'
+import type { ApiClientsRepository } from '../api-clients/api-clients.repository.js'
+import { toApiClientView } from '../api-clients/api-clients.service.js'
+import type { TokenCache } from '../api-clients/token-cache.js'
 import type { AuditRecorder } from '../audit/audit.recorder.js'
 import type { ConnectionsRepository } from '../connections/connections.repository.js'
 import { revocationImpact, toConnectionView } from '../connections/connections.service.js'
 import type { ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
 import { toExternalIdView } from '../external-ids/external-ids.service.js'
-import type { CustomerFilter, CustomerRow, CustomersRepository } from './customers.repository.js'
+import type { CustomerFilter, CustomerRow, CustomersRepository, SuspensionOrigin } from './customers.repository.js'
 import type { CreateCustomerInput, CustomerView, OffboardedCustomerView } from './customers.schemas.js'
 
 export const toCustomerView = (row: CustomerRow): CustomerView => ({
@@ -18,6 +21,7 @@ export const toCustomerView = (row: CustomerRow): CustomerView => ({
   name: row.name,
   externalRef: row.externalRef,
   status: row.status,
+  suspendedBy: row.suspendedBy,
   createdAt: row.createdAt.toISOString()
 })
 
@@ -26,43 +30,59 @@ export interface Deps {
   customersRepository: CustomersRepository
   connectionsRepository: Pick<ConnectionsRepository, 'lockForCustomer' | 'revokeLiveForCustomer' | 'listIdsForCustomer' | 'latestOutstandingExpiration'>
   externalIdsRepository: Pick<ExternalIdsRepository, 'retireActiveForCustomer'>
+  apiClientsRepository: Pick<ApiClientsRepository, 'revokeBoundToCustomer'>
   audit: AuditRecorder
+  /** This process's resolved tokens: offboarding drops its revoked clients at once. */
+  tokenCache?: TokenCache | undefined
 }
-
-type CustomerStatus = CustomerRow['status']
 
 const offboarded = (id: string) => conflict('customer_offboarded', `customer ${id} is offboarded; offboarding is final`)
 
 export function createCustomersService (deps: Deps) {
-  const { prisma, customersRepository: repo, connectionsRepository, externalIdsRepository, audit } = deps
+  const { prisma, customersRepository: repo, connectionsRepository, externalIdsRepository, apiClientsRepository, audit, tokenCache } = deps
 
-  async function changeStatus (caller: Caller, id: string, from: CustomerStatus, to: CustomerStatus, details: Record<string, unknown>): Promise<CustomerView> {
+  /**
+   * Suspends or resumes under the customer's row lock, taken after its connection rows (the
+   * order issuance and offboarding share), so an issuance holding its share lock commits before,
+   * and one that locks after reads the change. A client bound to the customer imposes a tenant's
+   * suspension and lifts only a tenant's; the vendor (an unbound client, the CLI) any.
+   */
+  async function changeStatus (caller: Caller, id: string, to: 'suspended' | 'active', reason: string | undefined): Promise<CustomerView> {
     const scope = tenantOf(caller.actor)
-    return prisma.$transaction(async (tx) => {
-      const customer = await repo.findById(tx, scope, id)
-      if (customer === null) throw notFound('customer', id)
-      // Connection rows first: issuances in flight on them commit before this does.
+    const origin: SuspensionOrigin = caller.actor.customerId === null ? 'vendor' : 'tenant'
+    const outcome = await prisma.$transaction(async (tx) => {
+      if (await repo.findById(tx, scope, id) === null) throw notFound('customer', id)
       await connectionsRepository.lockForCustomer(tx, id)
-      const updated = await repo.setStatus(tx, id, from, to)
-      if (updated === null) {
-        const now = (await repo.findById(tx, scope, id))?.status ?? customer.status
-        if (now === 'offboarded') throw offboarded(id)
-        throw to === 'suspended'
-          ? conflict('customer_already_suspended', `customer ${id} is already suspended`)
-          : conflict('customer_not_suspended', `customer ${id} is ${now}, not suspended; only a suspended customer can be resumed`)
+      const now = await repo.lockForChange(tx, id)
+      if (now === null) throw notFound('customer', id)
+      if (now.status === 'offboarded') throw offboarded(id)
+      const base = { outcome: 'success' as const, actorClientId: caller.actor.clientId, request: caller.request, customerId: id, resourceType: 'customer', resourceId: id }
+      if (to === 'suspended') {
+        // The vendor takes over a suspension its tenant imposed, so the tenant cannot lift it.
+        const takeover = now.status === 'suspended' && origin === 'vendor' && now.suspendedBy === 'tenant'
+        if (now.status === 'suspended' && !takeover) throw conflict('customer_already_suspended', `customer ${id} is already suspended (by the ${now.suspendedBy ?? 'vendor'})`)
+        const updated = await repo.setStatus(tx, id, now.status, 'suspended', origin)
+        if (updated === null) throw new Error(`customer ${id} changed under its row lock`)
+        await audit.record(tx, { ...base, action: 'customer.suspended', details: { reason, from: now.status, to, suspendedBy: origin, ...(takeover ? { previouslySuspendedBy: 'tenant' } : {}) } })
+        return updated
       }
-      await audit.record(tx, {
-        action: to === 'suspended' ? 'customer.suspended' : 'customer.resumed',
-        outcome: 'success',
-        actorClientId: caller.actor.clientId,
-        request: caller.request,
-        customerId: id,
-        resourceType: 'customer',
-        resourceId: id,
-        details: { ...details, from, to }
-      })
-      return toCustomerView(updated)
+      if (now.status !== 'suspended') throw conflict('customer_not_suspended', `customer ${id} is ${now.status}, not suspended; only a suspended customer can be resumed`)
+      // A suspension from before origins were recorded counts as the vendor's.
+      const suspendedBy = now.suspendedBy ?? 'vendor'
+      if (origin === 'tenant' && suspendedBy !== 'tenant') {
+        // The refusal is the only thing this transaction commits.
+        await audit.record(tx, { ...base, action: 'auth.forbidden', outcome: 'denied', details: { reason: 'suspension_imposed_by_vendor', operation: 'resume' } })
+        return null
+      }
+      const updated = await repo.setStatus(tx, id, 'suspended', 'active')
+      if (updated === null) throw new Error(`customer ${id} changed under its row lock`)
+      await audit.record(tx, { ...base, action: 'customer.resumed', details: { from: 'suspended', to, suspendedBy } })
+      return updated
     })
+    if (outcome === null) {
+      throw forbidden('suspension_imposed_by_vendor', `customer ${id} was suspended by the vendor, not by this tenant; only the vendor can resume it`)
+    }
+    return toCustomerView(outcome)
   }
 
   return {
@@ -94,23 +114,20 @@ export function createCustomersService (deps: Deps) {
       return toCustomerView(row)
     },
 
-    /**
-     * Suspends a customer: no issuance and no probing until it is resumed. The customer's
-     * connection rows are locked first, so an issuance holding its share lock commits before,
-     * and one that locks after reads the suspension.
-     */
+    /** Suspends a customer: no issuance and no probing until it is resumed. */
     async suspend (caller: Caller, id: string, reason: string): Promise<CustomerView> {
-      return changeStatus(caller, id, 'active', 'suspended', { reason })
+      return changeStatus(caller, id, 'suspended', reason)
     },
 
     async resume (caller: Caller, id: string): Promise<CustomerView> {
-      return changeStatus(caller, id, 'suspended', 'active', {})
+      return changeStatus(caller, id, 'active', undefined)
     },
 
     /**
      * Offboards a customer for good, in one transaction: every live connection revoked, every
-     * active external ID retired, the customer offboarded (final: a trigger refuses any way
-     * back). Nothing is deleted. Only an unbound client (or the CLI) may do it.
+     * active external ID retired, every API client bound to it revoked, the customer offboarded
+     * (final: a trigger refuses any way back). Nothing is deleted. Only an unbound client (or the
+     * CLI) may do it.
      */
     async offboard (caller: Caller, id: string, reason: string): Promise<OffboardedCustomerView> {
       const started = performance.now()
@@ -119,7 +136,7 @@ export function createCustomersService (deps: Deps) {
         throw forbidden('customer_bound_client', 'a client bound to a customer cannot offboard customers; offboarding is final and needs an unbound client')
       }
       const scope = tenantOf(caller.actor)
-      return prisma.$transaction(async (tx) => {
+      const result = await prisma.$transaction(async (tx) => {
         const customer = await repo.findById(tx, scope, id)
         if (customer === null) throw notFound('customer', id)
         if (customer.status === 'offboarded') throw offboarded(id)
@@ -143,6 +160,12 @@ export function createCustomersService (deps: Deps) {
         for (const externalId of retired) {
           await audit.record(tx, { ...base, action: 'external_id.retired', resourceType: 'external_id', resourceId: externalId.id, details: { awsAccountId: externalId.awsAccountId, reason: 'customer_offboarded' } })
         }
+        // Last, as issuance locks the client after the connection and the customer. The tenant's
+        // own tokens would otherwise outlive it (and keep reading its trail).
+        const revokedClients = await apiClientsRepository.revokeBoundToCustomer(tx, id, at)
+        for (const client of revokedClients) {
+          await audit.record(tx, { ...base, action: 'api_client.revoked', resourceType: 'api_client', resourceId: client.id, details: { reason: 'customer_offboarded' } })
+        }
         const connectionIds = (await connectionsRepository.listIdsForCustomer(tx, id))
         const impact = await revocationImpact(connectionsRepository, tx, connectionIds, at, started)
         await audit.record(tx, {
@@ -150,15 +173,19 @@ export function createCustomersService (deps: Deps) {
           action: 'customer.offboarded',
           resourceType: 'customer',
           resourceId: id,
-          details: { reason, from: customer.status, revokedConnections: revoked.map((c) => c.id), retiredExternalIds: retired.map((e) => e.id), outstandingCredentialsExpireAt: impact.outstandingCredentialsExpireAt, tookMs: impact.tookMs }
+          details: { reason, from: customer.status, revokedConnections: revoked.map((c) => c.id), retiredExternalIds: retired.map((e) => e.id), revokedApiClients: revokedClients.map((c) => c.id), outstandingCredentialsExpireAt: impact.outstandingCredentialsExpireAt, tookMs: impact.tookMs }
         })
         return {
           customer: toCustomerView(updated),
           revokedConnections: revoked.map(toConnectionView),
           retiredExternalIds: retired.map(toExternalIdView),
+          revokedApiClients: revokedClients.map(toApiClientView),
           impact
         }
       })
+      // This process at once; the others when the trigger's notification reaches them.
+      for (const client of result.revokedApiClients) tokenCache?.invalidate(client.id)
+      return result
     },
 
     async get (caller: Caller, id: string): Promise<CustomerView> {

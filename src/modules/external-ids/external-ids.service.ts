@@ -112,8 +112,10 @@ export function createExternalIdsService (deps: Deps) {
       return prisma.$transaction(async (tx) => {
         const predecessor = await repo.findById(tx, scope, id)
         if (predecessor === null) throw notFound('external ID', id)
-        const customer = await customersRepository.findById(tx, scope, predecessor.customerId)
-        if (customer?.status !== 'active') throw conflict('customer_not_active', `customer ${predecessor.customerId} is ${customer?.status ?? 'gone'}; external IDs are rotated only for active customers`)
+        // Share-locked as a mint does: an offboarding (which retires every active ID) either
+        // committed first and is seen here, or waits for this successor and retires it too.
+        const status = await customersRepository.lockStatus(tx, predecessor.customerId)
+        if (status !== 'active') throw conflict('customer_not_active', `customer ${predecessor.customerId} is ${status ?? 'gone'}; external IDs are rotated only for active customers`)
         await repo.lockAccount(tx, predecessor.customerId, predecessor.awsAccountId)
         const active = await repo.listActiveForAccount(tx, predecessor.customerId, predecessor.awsAccountId)
         if (!active.some((row) => row.id === id)) throw conflict('external_id_not_active', `external ID ${id} is retired; mint a new one for account ${predecessor.awsAccountId}`)

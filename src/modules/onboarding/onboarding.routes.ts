@@ -17,7 +17,7 @@ export const onboardingRoutes: FastifyPluginAsyncTypebox<{ onboarding: Onboardin
       security,
       operationId: 'getOnboardingKit',
       summary: 'What the customer deploys to create the role for this external ID',
-      description: 'The trust policy (the vendor principal, `sts:ExternalId` StringEquals this ID, nothing optional), the role as a CloudFormation template, a console quick-create link (null without ONBOARDING_TEMPLATE_URL), Terraform and AWS CLI commands, all with the same trust policy and the configured permissions. Only for an active external ID (409 `external_id_not_active`); 503 `aws_not_configured` when deputy runs without AWS.',
+      description: 'The trust policy (the vendor principal, `sts:ExternalId` StringEquals this ID, nothing optional), the role as a CloudFormation template, a console quick-create link (null without ONBOARDING_TEMPLATE_URL), Terraform and AWS CLI commands, all with the same trust policy and the configured permissions. Only for an active external ID (409 `external_id_not_active`) of an active customer (409 `customer_not_active`); 503 `aws_not_configured` when deputy runs without AWS.',
       params: ExternalIdParamsSchema,
       response: { 200: OnboardingKitSchema, ...problemResponses(400, 401, 403, 404, 409, 429, 503) }
     }

@@ -6,6 +6,7 @@ import type { PrismaClient } from '../../db/database.js'
 import { tenantOf, type Caller } from '../../lib/caller.js'
 import { AppError, conflict, notFound } from '../../lib/errors.js'
 import { requireAws, type AwsAccess } from '../connections/aws-access.js'
+import type { CustomersRepository } from '../customers/customers.repository.js'
 import type { ExternalIdRow, ExternalIdsRepository } from '../external-ids/external-ids.repository.js'
 import type { ExternalIdsService } from '../external-ids/external-ids.service.js'
 import type { ExternalIdView } from '../external-ids/external-ids.schemas.js'
@@ -17,6 +18,7 @@ export interface Deps {
   prisma: PrismaClient
   externalIdsRepository: Pick<ExternalIdsRepository, 'findById' | 'findActiveSuccessor'>
   externalIds: Pick<ExternalIdsService, 'rotate'>
+  customersRepository: Pick<CustomersRepository, 'findById'>
   aws: AwsAccess | undefined
   settings: OnboardingConfig
 }
@@ -34,7 +36,7 @@ export function roleSpecOf (settings: OnboardingConfig, aws: { vendorPrincipalAr
 }
 
 export function createOnboardingService (deps: Deps) {
-  const { prisma, externalIdsRepository, settings } = deps
+  const { prisma, externalIdsRepository, customersRepository, settings } = deps
 
   /** The vendor principal, if customers can be told to trust it. */
   function vendorPrincipal (): { vendorPrincipalArn: string, sourceIdentity: boolean, partition: string } {
@@ -67,6 +69,11 @@ export function createOnboardingService (deps: Deps) {
     if (row === null) throw notFound('external ID', externalIdId)
     if (row.status !== 'active') {
       throw conflict('external_id_not_active', `external ID ${externalIdId} is ${row.status}: deputy never uses it again, so it hands out no onboarding kit for it; mint a new one for AWS account ${row.awsAccountId}`)
+    }
+    // A kit invites the customer to trust deputy: never for a customer who cannot be served.
+    const customer = await customersRepository.findById(prisma, scope, row.customerId)
+    if (customer?.status !== 'active') {
+      throw conflict('customer_not_active', `customer ${row.customerId} is ${customer?.status ?? 'gone'}; deputy hands out onboarding kits only for active customers`)
     }
     const { ids, rotation } = await acceptedIds(scope, row)
     const built = buildOnboardingKit({

@@ -142,7 +142,7 @@ export interface paths {
         put?: never;
         /**
          * Suspend a customer: no credentials, no probes, no registrations until resumed
-         * @description Reversible. Issuances in flight either committed before the suspension or are refused. A client bound to the customer may suspend it. Already suspended: 409 `customer_already_suspended`; offboarded: 409 `customer_offboarded`.
+         * @description Reversible. Issuances in flight either committed before the suspension or are refused. The customer records who imposed it (`suspendedBy`): the vendor (an unbound client) or the tenant (a client bound to the customer, which may suspend it). The vendor suspending a customer its tenant suspended takes the suspension over. Already suspended: 409 `customer_already_suspended`; offboarded: 409 `customer_offboarded`.
          */
         post: operations["suspendCustomer"];
         delete?: never;
@@ -162,7 +162,7 @@ export interface paths {
         put?: never;
         /**
          * Resume a suspended customer
-         * @description Not suspended: 409 `customer_not_suspended`; offboarded: 409 `customer_offboarded`.
+         * @description A client bound to the customer lifts only a suspension its tenant imposed: the vendor's is 403 `suspension_imposed_by_vendor` (audited as `auth.forbidden`; nothing changes). Not suspended: 409 `customer_not_suspended`; offboarded: 409 `customer_offboarded`.
          */
         post: operations["resumeCustomer"];
         delete?: never;
@@ -181,8 +181,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Offboard a customer for good: revoke every connection, retire every external ID
-         * @description Irreversible, in one transaction; every record is kept. The `impact` says until when sessions already issued stay valid and gives the deny policy that ends them. Needs an unbound client (a bound one gets 403 `customer_bound_client`). Already offboarded: 409 `customer_offboarded`.
+         * Offboard a customer for good: revoke every connection, retire every external ID, revoke every API client bound to it
+         * @description Irreversible, in one transaction; every record is kept. The `impact` says until when sessions already issued stay valid and gives the deny policy that ends them. Needs the `customers:offboard` scope (or `admin`), which a client bound to a customer cannot hold; `customers:write` is not enough. Already offboarded: 409 `customer_offboarded`.
          */
         post: operations["offboardCustomer"];
         delete?: never;
@@ -258,7 +258,7 @@ export interface paths {
         };
         /**
          * What the customer deploys to create the role for this external ID
-         * @description The trust policy (the vendor principal, `sts:ExternalId` StringEquals this ID, nothing optional), the role as a CloudFormation template, a console quick-create link (null without ONBOARDING_TEMPLATE_URL), Terraform and AWS CLI commands, all with the same trust policy and the configured permissions. Only for an active external ID (409 `external_id_not_active`); 503 `aws_not_configured` when deputy runs without AWS.
+         * @description The trust policy (the vendor principal, `sts:ExternalId` StringEquals this ID, nothing optional), the role as a CloudFormation template, a console quick-create link (null without ONBOARDING_TEMPLATE_URL), Terraform and AWS CLI commands, all with the same trust policy and the configured permissions. Only for an active external ID (409 `external_id_not_active`) of an active customer (409 `customer_not_active`); 503 `aws_not_configured` when deputy runs without AWS.
          */
         get: operations["getOnboardingKit"];
         put?: never;
@@ -762,7 +762,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
-                            scopes: ("admin" | "customers:read" | "customers:write" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
+                            scopes: ("admin" | "customers:read" | "customers:write" | "customers:offboard" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
                             /** @description Set when the client is bound to one customer. */
                             customerId: string | null;
                             /** Format: date-time */
@@ -850,7 +850,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    scopes: ("admin" | "customers:read" | "customers:write" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
+                    scopes: ("admin" | "customers:read" | "customers:write" | "customers:offboard" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
                     /**
                      * Format: uuid
                      * @description Bind the client to this customer. Not allowed with `admin`.
@@ -872,7 +872,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         name: string;
-                        scopes: ("admin" | "customers:read" | "customers:write" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
+                        scopes: ("admin" | "customers:read" | "customers:write" | "customers:offboard" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
                         /** @description Set when the client is bound to one customer. */
                         customerId: string | null;
                         /** Format: date-time */
@@ -1020,7 +1020,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         name: string;
-                        scopes: ("admin" | "customers:read" | "customers:write" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
+                        scopes: ("admin" | "customers:read" | "customers:write" | "customers:offboard" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
                         /** @description Set when the client is bound to one customer. */
                         customerId: string | null;
                         /** Format: date-time */
@@ -1167,6 +1167,8 @@ export interface operations {
                             /** @description The vendor's own identifier for this customer; unique. */
                             externalRef: string | null;
                             status: "active" | "suspended" | "offboarded";
+                            /** @description While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise. */
+                            suspendedBy: "vendor" | "tenant" | null;
                             /** Format: date-time */
                             createdAt: string;
                         }[];
@@ -1271,6 +1273,8 @@ export interface operations {
                         /** @description The vendor's own identifier for this customer; unique. */
                         externalRef: string | null;
                         status: "active" | "suspended" | "offboarded";
+                        /** @description While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise. */
+                        suspendedBy: "vendor" | "tenant" | null;
                         /** Format: date-time */
                         createdAt: string;
                     };
@@ -1406,6 +1410,8 @@ export interface operations {
                         /** @description The vendor's own identifier for this customer; unique. */
                         externalRef: string | null;
                         status: "active" | "suspended" | "offboarded";
+                        /** @description While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise. */
+                        suspendedBy: "vendor" | "tenant" | null;
                         /** Format: date-time */
                         createdAt: string;
                     };
@@ -1528,6 +1534,8 @@ export interface operations {
                         /** @description The vendor's own identifier for this customer; unique. */
                         externalRef: string | null;
                         status: "active" | "suspended" | "offboarded";
+                        /** @description While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise. */
+                        suspendedBy: "vendor" | "tenant" | null;
                         /** Format: date-time */
                         createdAt: string;
                     };
@@ -1677,6 +1685,8 @@ export interface operations {
                         /** @description The vendor's own identifier for this customer; unique. */
                         externalRef: string | null;
                         status: "active" | "suspended" | "offboarded";
+                        /** @description While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise. */
+                        suspendedBy: "vendor" | "tenant" | null;
                         /** Format: date-time */
                         createdAt: string;
                     };
@@ -1830,6 +1840,8 @@ export interface operations {
                             /** @description The vendor's own identifier for this customer; unique. */
                             externalRef: string | null;
                             status: "active" | "suspended" | "offboarded";
+                            /** @description While suspended: who imposed it, the vendor or the tenant (a client bound to this customer). A tenant lifts only its own. Null otherwise. */
+                            suspendedBy: "vendor" | "tenant" | null;
                             /** Format: date-time */
                             createdAt: string;
                         };
@@ -1920,6 +1932,18 @@ export interface operations {
                             retireReason: string | null;
                             /** @description Set on a successor minted by a rotation: the external ID it replaces. */
                             predecessorId: string | null;
+                        }[];
+                        /** @description Every API client bound to this customer that was live, now revoked. */
+                        revokedApiClients: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            scopes: ("admin" | "customers:read" | "customers:write" | "customers:offboard" | "external-ids:read" | "external-ids:write" | "audit:read" | "connections:read" | "connections:write" | "credentials:issue" | "metrics:read")[];
+                            /** @description Set when the client is bound to one customer. */
+                            customerId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            revokedAt: string | null;
                         }[];
                         impact: {
                             outstandingCredentialsExpireAt: string | null;

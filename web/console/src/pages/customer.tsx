@@ -105,7 +105,7 @@ const LIFECYCLE: Record<Lifecycle, { label: string, title: (name: string) => str
   offboard: {
     label: 'Offboard',
     title: (name) => `Offboard ${name} for good?`,
-    what: 'deputy revokes every connection and retires every external ID of this customer, and marks it offboarded. This cannot be undone: the customer can never be resumed and its external IDs are never reused. Credentials already issued stay valid until they expire, unless the customer attaches the deny policy shown next.',
+    what: 'deputy revokes every connection, retires every external ID and revokes every API client bound to this customer, and marks it offboarded (this needs the customers:offboard scope). This cannot be undone: the customer can never be resumed and its external IDs are never reused. Credentials already issued stay valid until they expire, unless the customer attaches the deny policy shown next.',
     danger: true,
     reason: true
   }
