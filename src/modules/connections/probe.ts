@@ -15,6 +15,7 @@ import type { StsFailure, StsGateway, TemporaryCredentials } from '../../aws/sts
 import { backoffMs } from '../../aws/sts-gateway.js'
 import { parseRoleArn } from '../../aws/arn.js'
 import type { ProbeCall, ProbeFinding, ProbeReport, StaticCheck } from './connections.schemas.js'
+import type { StaticAnalyser } from './static-analysis.js'
 import { judge, readOwnRoleSessionPolicy, violationFinding, type StaticInput } from './static-check.js'
 
 export const DENY_ALL_SESSION_POLICY = JSON.stringify({
@@ -71,8 +72,8 @@ function whyNotAssumable (call: ProbeCall, settings: ProbeSettings, target: Prob
   }]
 }
 
-export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity' | 'getRole'>, settings: ProbeSettings, now?: () => Date }) {
-  const { sts, settings } = deps
+export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity' | 'getRole'>, analyser: Pick<StaticAnalyser, 'analyse'>, settings: ProbeSettings, now?: () => Date }) {
+  const { sts, analyser, settings } = deps
   const now = deps.now ?? (() => new Date())
 
   async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string, retryBudgetMs: number, sourceIdentity = settings.sourceIdentity) {
@@ -98,7 +99,7 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
     const at = now()
     const read = await sts.getRole(credentials, target.roleArn, { retryBudgetMs })
     calls.push(read.ok ? okCall('read_trust_policy', at, read.requestId, read.attempts) : failedCall('read_trust_policy', read.failure, at, read.attempts))
-    const check = judge(read, input)
+    const check = await judge(read, input, analyser)
     const witness = check.witness
     if (check.status !== 'violation' || witness?.externalId == null) return check
     const replay = await attempt('replay_witness', target, witness.externalId, witness.roleSessionName, retryBudgetMs, witness.sourceIdentity ?? undefined)

@@ -6,8 +6,8 @@
 // alone decides, as before.
 import type { StsOutcome } from '../../aws/sts-gateway.js'
 import type { RoleDocument } from '../../aws/iam-get-role.js'
-import { analyseTrustPolicy, EXTERNAL_ID_KEY } from '../../iam/trust-policy-analysis/analyse.js'
-import { vendorRequestInput } from '../../iam/trust-policy-analysis/vendor-request.js'
+import { EXTERNAL_ID_KEY } from '../../iam/trust-policy-analysis/analyse.js'
+import type { StaticAnalyser } from './static-analysis.js'
 import type { ProbeFinding, StaticCheck } from './connections.schemas.js'
 
 /**
@@ -29,14 +29,15 @@ export interface StaticInput {
 }
 
 /** What the trust policy read (or the failure to read it) says. */
-export function judge (read: StsOutcome<RoleDocument>, input: StaticInput): StaticCheck {
+export async function judge (read: StsOutcome<RoleDocument>, input: StaticInput, analyser: Pick<StaticAnalyser, 'analyse'>): Promise<StaticCheck> {
   if (!read.ok) {
     const detail = read.failure.kind === 'denied'
       ? `the role does not let deputy read its trust policy (grant iam:GetRole on ${input.roleArn} to the role itself, as the onboarding kit does); the behavioural checks alone decide`
       : `IAM GetRole failed (${read.failure.code}); the behavioural checks alone decide`
     return { status: 'unavailable', detail, statement: null, witness: null, confirmed: null }
   }
-  const verdict = analyseTrustPolicy(read.value.trustPolicy, vendorRequestInput({ vendorPrincipalArn: input.vendorPrincipalArn, ours: input.ours, sessionName: input.sessionName, sourceIdentity: input.sourceIdentity }))
+  // In a worker thread, with a deadline: the policy is the tenant's, the event loop everyone's.
+  const verdict = await analyser.analyse(read.value.trustPolicy, { vendorPrincipalArn: input.vendorPrincipalArn, ours: input.ours, sessionName: input.sessionName, sourceIdentity: input.sourceIdentity })
   if (verdict.verdict === 'proved') return { status: 'proved', detail: verdict.detail, statement: null, witness: null, confirmed: null }
   if (verdict.verdict === 'unknown') return { status: 'unknown', detail: verdict.detail, statement: verdict.statement, witness: null, confirmed: null }
   const values = verdict.witness.values
