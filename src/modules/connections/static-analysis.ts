@@ -3,7 +3,6 @@
 // worker.ts) with a hard deadline. A worker past its deadline is terminated and the answer is
 // `unknown` (with the reason), as it is when a worker crashes or the queue is full; `unknown`
 // never makes a proof, so running out of time can only withhold one.
-import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { AnalysisVerdict } from '../../iam/trust-policy-analysis/analyse.js'
 import type { VendorRequest } from '../../iam/trust-policy-analysis/vendor-request.js'
@@ -18,7 +17,7 @@ export const MAX_QUEUED_ANALYSES = 64
 
 export interface StaticAnalyserOptions {
   deadlineMs?: number
-  /** Worker threads (default: one per core but the one the event loop needs, at least one). */
+  /** Worker threads (default 2: one answers while the other is replaced after a deadline). */
   workers?: number
   startTimeoutMs?: number
   /** The worker's module (tests point it at one that misbehaves). */
@@ -43,7 +42,7 @@ interface Slot { worker: Worker, ready: boolean, job: Pending | undefined, timer
 
 export function createStaticAnalyser (options: StaticAnalyserOptions = {}): StaticAnalyser {
   const deadlineMs = options.deadlineMs ?? STATIC_PROOF_DEADLINE_MS
-  const size = options.workers ?? Math.max(1, availableParallelism() - 1)
+  const size = options.workers ?? 2
   const startTimeoutMs = options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS
   const workerUrl = options.workerUrl ?? defaultWorkerUrl()
   const slots = new Set<Slot>()
