@@ -2,6 +2,7 @@
 // resource, as IAM does within one policy type: an explicit Deny wins, otherwise some Allow must
 // match. Conditions go through the trust-policy evaluator's condition logic. Pure: the STS
 // emulator's IAM GetRole is authorised with it.
+import { globMatch } from './glob.js'
 import { asList, evaluateCondition, type ConditionValue } from './trust-policy-evaluator.js'
 
 export type IdentityDecision = 'allow' | 'deny' | 'none'
@@ -16,8 +17,7 @@ interface IdentityStatement {
 }
 
 /** IAM wildcards: * any run of characters, ? one; actions compare case-insensitively, resources not. */
-const glob = (pattern: string, value: string, ignoreCase: boolean): boolean =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, ignoreCase ? 'is' : 's').test(value)
+const glob = (pattern: string, value: string, ignoreCase: boolean): boolean => globMatch(pattern, value, ignoreCase)
 
 function matches (statement: IdentityStatement, action: string, resource: string, keys: Record<string, ConditionValue>): boolean {
   const actionOk = statement.Action !== undefined

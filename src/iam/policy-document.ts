@@ -3,6 +3,7 @@
 // Pure: deputy's configuration checks the vendor's permission set with it at start, and the tests
 // check every document deputy generates with it. It checks shape, not meaning: an action name
 // that no service has passes, as it does in IAM.
+import { globMatch } from './glob.js'
 
 /** IAM's limit on the inline policies of one role together, counted without whitespace. */
 export const ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
@@ -160,8 +161,7 @@ export const policyLength = (document: object): number => JSON.stringify(documen
 
 const asList = (value: string | string[] | undefined): string[] => value === undefined ? [] : Array.isArray(value) ? value : [value]
 /** IAM's glob: `*` any run of characters, `?` any one (case-insensitive, as IAM compares actions). */
-const globMatches = (pattern: string, value: string): boolean =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, 'is').test(value)
+const globMatches = (pattern: string, value: string): boolean => globMatch(pattern, value, true)
 // A pattern that matches an action or an ARN nobody would name on purpose matches every one:
 // "*", "*:*", "?*:*", "arn:aws:*:*:*:*" and the like.
 const ANY_ACTION = 'zzqx9:Zzqx9Anything'

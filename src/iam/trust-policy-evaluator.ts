@@ -11,6 +11,8 @@
 // account id, IAM user or role ARN, role session ARN, "*"), Action / NotAction with wildcards,
 // and the condition operators listed in OPERATORS with ...IfExists and ForAnyValue:/ForAllValues:.
 
+import { globMatch } from './glob.js'
+
 /** A string is a single-valued key; a list is a multivalued key (sts:TransitiveTagKeys, aws:TagKeys). */
 export type ConditionValue = string | string[] | undefined
 
@@ -48,23 +50,6 @@ export class MalformedPolicyError extends Error {
 
 export const asList = (value: unknown): string[] =>
   value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => String(v))
-
-// The static proof evaluates the same patterns thousands of times: compile each once.
-const globCache = new Map<string, RegExp>()
-const GLOB_CACHE_MAX = 10_000
-
-/** IAM wildcards: * any run of characters, ? one character. */
-function globMatch (pattern: string, value: string, ignoreCase = false): boolean {
-  const id = `${ignoreCase ? 'i' : 's'}${pattern}`
-  let regex = globCache.get(id)
-  if (regex === undefined) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
-    regex = new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's')
-    if (globCache.size >= GLOB_CACHE_MAX) globCache.clear()
-    globCache.set(id, regex)
-  }
-  return regex.test(value)
-}
 
 function principalMatches (principal: unknown, ctx: RequestContext): boolean {
   if (principal === '*') return true

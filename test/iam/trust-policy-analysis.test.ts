@@ -114,3 +114,27 @@ t.test('where IAM and the evaluator may differ, unknown, never proved (review fi
   const ms = Number(process.hrtime.bigint() - started) / 1e6
   t.match(verdict, { verdict: 'unknown', detail: /automaton steps/ }, `ten interleaved globs hit the work cap (${ms.toFixed(0)} ms) instead of holding the event loop for seconds`)
 })
+
+t.test('an external ID near ours is not ours: each one is a violation with itself as the witness', async (t) => {
+  // Kills the mutants that compare IDs by prefix, suffix, inclusion or case instead of equality.
+  const near = { extends: `${OURS}x`, prefixed: `x${OURS}`, truncated: OURS.slice(0, -1), 'starts the same': OURS.slice(0, 8), capitals: OURS.toUpperCase(), 'one letter in capitals': `${OURS.slice(0, 1)}${OURS.slice(1, 2).toUpperCase()}${OURS.slice(2)}`, 'inside another': `a${OURS}b` }
+  for (const [what, id] of Object.entries(near)) {
+    expectViolation(t, doc(pinned, vendor({ StringEquals: { 'sts:ExternalId': id } })), (witness) => t.equal(witness, id, `StringEquals ${what} (${id})`))
+  }
+  expectViolation(t, doc(vendor({ StringEquals: { 'sts:ExternalId': [OURS, `${OURS}x`] } })), (witness) => t.equal(witness, `${OURS}x`, 'in one list with ours'))
+  const rotation = { ...REQUEST, ours: [OURS, FOREIGN] }
+  expectViolation(t, doc(vendor({ StringEquals: { 'sts:ExternalId': [OURS, FOREIGN, `${FOREIGN}x`] } })), (witness) => t.equal(witness, `${FOREIGN}x`, 'during a rotation, extending the other ID'), rotation)
+})
+
+t.test('a condition key repeated in another letter case: unknown, as an exact repeat', async (t) => {
+  const twice = analyse(doc(vendor({ StringEquals: { 'sts:ExternalId': OURS, 'sts:externalid': FOREIGN } })))
+  t.match(twice, { verdict: 'unknown', statement: null, detail: /"sts:ExternalId" twice in one block, also as "sts:externalid"/ })
+  t.match(analyse(doc(vendor({ StringEquals: { 'sts:ExternalId': OURS, 'STS:EXTERNALID': OURS } }))), { verdict: 'unknown' }, 'even when both name our ID')
+  t.match(analyse(doc(vendor({ StringEquals: { 'sts:ExternalId': OURS }, StringLike: { 'sts:externalid': OURS } }))), { verdict: 'proved' }, 'in two blocks each condition holds on its own: not a repeat')
+})
+
+t.test('a glob with more than 16 stars on a varying key is opaque: unknown, never proved', async (t) => {
+  const many = `*${'a*'.repeat(16)}`
+  t.match(analyse(doc(pinned, vendor({ StringLike: { 'sts:ExternalId': many } }))), { verdict: 'unknown', statement: 'statement 1', detail: /more than 16 wildcards/ })
+  t.match(analyse(doc(pinned, vendor({ StringLike: { 'sts:ExternalId': `*${'a*'.repeat(15)}` } }))), { verdict: 'violation' }, '16 stars are analysed')
+})

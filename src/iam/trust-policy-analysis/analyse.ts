@@ -11,7 +11,7 @@
 // Pure: no I/O.
 import { MalformedPolicyError, parseTrustPolicy, statementApplies, type ConditionValue, type RequestContext } from '../trust-policy-evaluator.js'
 import { keyClasses, type KeyClass, type VariableKey } from './key-classes.js'
-import { firstDuplicateKey } from './duplicate-keys.js'
+import { caseRepeatedConditionKey, firstDuplicateKey } from './duplicate-keys.js'
 import { splitStatements, type SplitStatement } from './statements.js'
 
 export const EXTERNAL_ID_KEY = 'sts:ExternalId'
@@ -90,6 +90,8 @@ export function analyseTrustPolicy (document: string | object, input: AnalysisIn
     if (error instanceof MalformedPolicyError) return { verdict: 'unknown', detail: `the trust policy cannot be read: ${error.message}`, statement: null }
     throw error
   }
+  const twice = caseRepeatedConditionKey(statements)
+  if (twice !== undefined) return { verdict: 'unknown', detail: `the trust policy names the condition key ${JSON.stringify(twice[0])} twice in one block, also as ${JSON.stringify(twice[1])}: condition keys ignore case, so which value IAM enforces is not known`, statement: null }
   const lower = (keys: string[]): Set<string> => new Set(keys.map((k) => k.toLowerCase()))
   const { split, patterns } = splitStatements(statements, { constants: lower(Object.keys(input.constants)), variables: lower(input.variables.map((v) => v.name)), sessionArnPrefix: input.principal.sessionArnPrefix, principalArn: input.principal.arn })
 

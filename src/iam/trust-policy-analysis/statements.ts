@@ -113,6 +113,10 @@ function excludesVendor (notPrincipal: unknown, principalArn: string | undefined
   return named.some((p) => p === '*' || p === principalArn.toLowerCase() || p === account || p.endsWith(`::${account}:root`))
 }
 
+/** Stars one StringLike pattern on a varying key may have; more make its condition opaque. */
+export const MAX_STARS_PER_PATTERN = 16
+const starsIn = (pattern: string): number => pattern.split('*').length - 1
+
 function opaqueBecause (operator: string, key: string, raw: unknown, keys: KeyKinds): string | undefined {
   const name = key.toLowerCase()
   const wanted = asList(raw)
@@ -129,5 +133,7 @@ function opaqueBecause (operator: string, key: string, raw: unknown, keys: KeyKi
   // IAM folds case per character as Java does (ſ is s, İ is i); JavaScript's toLowerCase does not.
   if (/IgnoreCase$/.test(parsed.base) && wanted.some((w) => /[^\x20-\x7e]/.test(w))) return `${operator} on ${key} compares, ignoring case, with a character outside ASCII`
   if (parsed.base !== 'Null' && !(STRING_OPERATORS as readonly string[]).includes(parsed.base)) return `${operator} on ${key} is outside the fragment (string operators and Null only)`
+  // Each star multiplies the positions a glob's automaton can be at; `?` adds one and no choice.
+  if (/Like$/.test(parsed.base) && wanted.some((w) => starsIn(w) > MAX_STARS_PER_PATTERN)) return `${operator} on ${key} has a pattern with more than ${MAX_STARS_PER_PATTERN} wildcards *`
   return undefined
 }

@@ -5,6 +5,7 @@ import { createStsGateway, type StsGateway, type StsSettings } from '../../aws/s
 import type { AwsConfig } from '../../config.js'
 import { AppError, StartupError } from '../../lib/errors.js'
 import { createProbe, type Probe } from './probe.js'
+import { createStaticAnalyser } from './static-analysis.js'
 import { PROBE_SOURCE_IDENTITY } from './session-names.js'
 
 export interface AwsAccess {
@@ -25,7 +26,7 @@ export function requireAws (aws: AwsAccess | undefined): AwsAccess {
  * configured VENDOR_PRINCIPAL_ARN (or a session of that role), or deputy refuses to start.
  * `endpoint` and `credentials` (the sandbox's emulator) replace the SDK's own resolution.
  */
-export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, close: () => void }> {
+export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, close: () => Promise<void> }> {
   const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs, ...options })
   const identity = await sts.callerIdentity({ retryBudgetMs: settings.stsRetryBudgetMs })
   if (!identity.ok) {
@@ -36,8 +37,10 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
     sts.destroy()
     throw new StartupError(`deputy's AWS credentials belong to ${identity.value.arn}, not to VENDOR_PRINCIPAL_ARN ${settings.vendorPrincipalArn}; customers trust the latter, so deputy refuses to start`)
   }
+  const analyser = createStaticAnalyser()
   const probe = createProbe({
     sts,
+    analyser,
     settings: {
       vendorPrincipalArn: settings.vendorPrincipalArn,
       propagationWindowMs: settings.probePropagationWindowMs,
@@ -45,5 +48,9 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
       sourceIdentity: settings.sourceIdentity ? PROBE_SOURCE_IDENTITY : undefined
     }
   })
-  return { settings, sts, probe, identityArn: identity.value.arn, close: () => { sts.destroy() } }
+  const close = async (): Promise<void> => {
+    sts.destroy()
+    await analyser.close()
+  }
+  return { settings, sts, probe, identityArn: identity.value.arn, close }
 }

@@ -19,6 +19,7 @@ import { parseRoleArn } from '../../aws/arn.js'
 import type { ProbeCall, ProbeFinding, ProbeReport, StaticCheck } from './connections.schemas.js'
 import type { IssuedLookup, IssuedTo } from './issued-ids.js'
 import { externalIdLiterals, isIssuable } from './issued-ids.js'
+import type { StaticAnalyser } from './static-analysis.js'
 import { judge, readOwnRoleSessionPolicy, RETIRED_ID_FINDING, retiredFinding, violationFinding, type StaticInput } from './static-check.js'
 
 export const DENY_ALL_SESSION_POLICY = JSON.stringify({
@@ -79,8 +80,8 @@ function whyNotAssumable (call: ProbeCall, settings: ProbeSettings, target: Prob
   }]
 }
 
-export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity' | 'getRole'>, settings: ProbeSettings, now?: () => Date }) {
-  const { sts, settings } = deps
+export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'callerIdentity' | 'getRole'>, analyser: Pick<StaticAnalyser, 'analyse'>, settings: ProbeSettings, now?: () => Date }) {
+  const { sts, analyser, settings } = deps
   const now = deps.now ?? (() => new Date())
 
   async function attempt (step: ProbeCall['step'], target: ProbeTarget, externalId: string | undefined, sessionName: string, retryBudgetMs: number, sourceIdentity = settings.sourceIdentity) {
@@ -121,7 +122,7 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
     const judged = { ...input, retired }
     const findings: ProbeFinding[] = []
     const advisory = read.ok ? retiredFinding(read.value.trustPolicy, judged) : null
-    let check = judge(read, judged)
+    let check = await judge(read, judged, analyser)
     const witness = check.witness
     if (check.status === 'violation' && witness?.externalId != null) {
       const replay = await attempt('replay_witness', target, witness.externalId, witness.roleSessionName, retryBudgetMs, witness.sourceIdentity ?? undefined)

@@ -7,8 +7,9 @@
 import type { StsOutcome } from '../../aws/sts-gateway.js'
 import type { RoleDocument } from '../../aws/iam-get-role.js'
 import { evaluateTrustPolicy, MalformedPolicyError } from '../../iam/trust-policy-evaluator.js'
-import { analyseTrustPolicy, EXTERNAL_ID_KEY } from '../../iam/trust-policy-analysis/analyse.js'
+import { EXTERNAL_ID_KEY } from '../../iam/trust-policy-analysis/analyse.js'
 import { vendorRequestInput } from '../../iam/trust-policy-analysis/vendor-request.js'
+import type { StaticAnalyser } from './static-analysis.js'
 import type { ProbeFinding, StaticCheck } from './connections.schemas.js'
 import type { IssuedTo } from './issued-ids.js'
 
@@ -41,15 +42,17 @@ export interface StaticInput {
 }
 
 /** What the trust policy read (or the failure to read it) says. */
-export function judge (read: StsOutcome<RoleDocument>, input: StaticInput): StaticCheck {
+export async function judge (read: StsOutcome<RoleDocument>, input: StaticInput, analyser: Pick<StaticAnalyser, 'analyse'>): Promise<StaticCheck> {
   if (!read.ok) {
     const detail = read.failure.kind === 'denied'
       ? `the role does not let deputy read its trust policy (grant iam:GetRole on ${input.roleArn} to the role itself, as the onboarding kit does); the behavioural checks alone decide`
       : `IAM GetRole failed (${read.failure.code}); the behavioural checks alone decide`
     return { status: 'unavailable', detail, statement: null, witness: null, confirmed: null }
   }
+  // In a worker thread, with a deadline: the policy is the tenant's, the event loop everyone's.
+  // This account's retired IDs count as its own (deputy never presents them again).
   const retired = input.retired ?? []
-  const verdict = analyseTrustPolicy(read.value.trustPolicy, vendorRequestInput({ vendorPrincipalArn: input.vendorPrincipalArn, ours: [...input.ours, ...retired], sessionName: input.sessionName, sourceIdentity: input.sourceIdentity }))
+  const verdict = await analyser.analyse(read.value.trustPolicy, { vendorPrincipalArn: input.vendorPrincipalArn, ours: [...input.ours, ...retired], sessionName: input.sessionName, sourceIdentity: input.sourceIdentity })
   if (verdict.verdict === 'proved') {
     const detail = retired.length === 0 ? verdict.detail : `${verdict.detail}; this account's retired IDs count as its own here (deputy never presents them again)`
     return { status: 'proved', detail, statement: null, witness: null, confirmed: null }

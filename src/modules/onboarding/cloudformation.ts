@@ -10,6 +10,7 @@
 // parameter constraints included), for tests and for an emulated account. Pure: no I/O.
 import { Document, parse, Scalar, visit, YAMLSeq, type Tags } from 'yaml'
 import { POLICY_VERSION, type PolicyDocument } from '../../iam/policy-document.js'
+import { allowedPatternMatches, PatternError } from './allowed-pattern.js'
 import { INLINE_POLICY_NAME, inlinePolicyDocument, READ_TRUST_POLICY_NAME, readTrustPolicyDocument, type PermissionSet } from './permission-set.js'
 import { checkExternalIds, checkVendorPrincipal, EXTERNAL_ID_PATTERN, trustedActions, type ExternalIds, type TrustPolicy } from './trust-policy.js'
 
@@ -200,6 +201,16 @@ interface ParameterDeclaration { Type?: string, Default?: unknown, AllowedPatter
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
+/** Without a backtracking RegExp (allowed-pattern.ts): the template may be anyone's. */
+function matchesAllowedPattern (name: string, pattern: string, value: string): boolean {
+  try {
+    return allowedPatternMatches(pattern, value)
+  } catch (error) {
+    if (error instanceof PatternError) throw new TemplateError(`Parameter '${name}': AllowedPattern ${pattern} cannot be evaluated here: ${error.message}`)
+    throw error
+  }
+}
+
 /** Parameter values as CloudFormation settles them: defaults, then each declared constraint. */
 function settleParameters (declared: Record<string, ParameterDeclaration>, given: Record<string, string>): Record<string, string> {
   const unknown = Object.keys(given).filter((name) => !Object.hasOwn(declared, name))
@@ -216,7 +227,7 @@ function settleParameters (declared: Record<string, ParameterDeclaration>, given
     if (spec.MinLength !== undefined && value.length < spec.MinLength) throw new TemplateError(`Parameter '${name}' must contain at least ${spec.MinLength} characters`)
     if (spec.MaxLength !== undefined && value.length > spec.MaxLength) throw new TemplateError(`Parameter '${name}' must contain at most ${spec.MaxLength} characters`)
     // CloudFormation matches the whole value against AllowedPattern.
-    if (spec.AllowedPattern !== undefined && !new RegExp(`^(?:${spec.AllowedPattern})$`).test(value)) throw new TemplateError(`Parameter '${name}' must match pattern ${spec.AllowedPattern}`)
+    if (spec.AllowedPattern !== undefined && !matchesAllowedPattern(name, spec.AllowedPattern, value)) throw new TemplateError(`Parameter '${name}' must match pattern ${spec.AllowedPattern}`)
     if (spec.AllowedValues !== undefined && !spec.AllowedValues.map(String).includes(value)) throw new TemplateError(`Parameter '${name}' must be one of AllowedValues`)
     values[name] = value
   }
