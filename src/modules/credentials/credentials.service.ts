@@ -97,7 +97,7 @@ function stsRefusal (failure: StsFailure, connectionFailed = false): AppError {
 export function createCredentialsService (deps: Deps) {
   const { prisma, sql, issuanceRepository, connectionsRepository, issuanceFreezeRepository, audit, probeBudget } = deps
   const denials = createDenialCheck()
-  const handOut = createHandOut({ sql, prisma, issuanceRepository, issuanceFreezeRepository, audit })
+  const handOut = createHandOut({ sql, prisma, issuanceRepository, audit })
 
   /**
    * Commits the credentials.issued event, failing closed. The hot path is one statement that
@@ -138,6 +138,30 @@ export function createCredentialsService (deps: Deps) {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
       const clientRequestId = caller.request.requestId
+      const durationSeconds = input.durationSeconds ?? 900
+      const minRemainingSeconds = input.minRemainingSeconds ?? Math.min(DEFAULT_MIN_REMAINING_SECONDS, durationSeconds)
+      const minRemainingMs = minRemainingSeconds * 1000
+      const reuse = aws.settings.credentialReuse && caller.actor.clientId !== null ? deps.reuse : undefined
+      // The same key before and after the read: the session policy as checkSessionPolicy packs it.
+      const key = reuse === undefined ? '' : reuseKey({ connectionId, clientId: caller.actor.clientId, purpose: input.purpose, policy: input.sessionPolicy === undefined ? null : JSON.stringify(input.sessionPolicy), policyArns: input.policyArns ?? [], durationSeconds })
+      const usable = (held: HeldSession | undefined): HeldSession | undefined =>
+        held !== undefined && held.credentials.expiration.getTime() - Date.now() >= minRemainingMs ? held : undefined
+      const requestedOf = (tags: readonly unknown[]) => ({
+        purpose: input.purpose,
+        durationSeconds,
+        minRemainingSeconds,
+        clientRequestId,
+        ...(input.sessionPolicy === undefined ? {} : { sessionPolicy: input.sessionPolicy }),
+        ...(input.policyArns === undefined ? {} : { policyArns: input.policyArns }),
+        ...(tags.length === 0 ? {} : { sessionTags: tags })
+      })
+      // A held session for this very request: one statement, which re-checks everything the read
+      // below would (an identical request passed every other check when the session was made).
+      if (reuse?.live === true && minRemainingSeconds <= durationSeconds) {
+        const held = reuse.find(key, minRemainingMs) ?? usable(await reuse.inFlight(key))
+        const handed = held === undefined ? undefined : await handOut(caller, { connectionId, key, reuse, held, requested: requestedOf(held.tags) })
+        if (handed !== undefined) return handed
+      }
       // On the hot path: one statement reads the connection, its customer, its external ID and the freeze.
       const { connection, freeze } = await issuanceRepository.read(sql, scope, connectionId)
       if (connection === null) {
@@ -165,7 +189,6 @@ export function createCredentialsService (deps: Deps) {
       if (freeze.frozen) return deny('issuance_frozen', issuanceFrozen(freeze.reason))
       const unusable = unusableReason(connection.status, connection.externalId.status, connection.customer.status, connection)
       if (unusable !== null) return deny('connection_not_active', notActive(unusable, connection.status === 'revoked' || connection.externalId.status !== 'active'), { status: connection.status })
-      const durationSeconds = input.durationSeconds ?? 900
       if (durationSeconds > aws.settings.credentialsMaxDurationSeconds) {
         return deny('duration_exceeds_cap', badRequest('duration_exceeds_cap', `durationSeconds ${durationSeconds} exceeds this deputy's cap of ${aws.settings.credentialsMaxDurationSeconds}`))
       }
@@ -175,7 +198,6 @@ export function createCredentialsService (deps: Deps) {
       } catch (error) {
         return deny((error as AppError).code, error as AppError)
       }
-      const minRemainingSeconds = input.minRemainingSeconds ?? Math.min(DEFAULT_MIN_REMAINING_SECONDS, durationSeconds)
       if (minRemainingSeconds > durationSeconds) {
         return deny('invalid_min_remaining', badRequest('invalid_min_remaining', `minRemainingSeconds ${minRemainingSeconds} exceeds durationSeconds ${durationSeconds}`))
       }
@@ -194,7 +216,6 @@ export function createCredentialsService (deps: Deps) {
       }
       const tags = rendered.tags
       const sourceIdentity = aws.settings.sourceIdentity ? sourceIdentityFor(caller.actor.clientName) : undefined
-      const reuse = aws.settings.credentialReuse && caller.actor.clientId !== null ? deps.reuse : undefined
       const fresh = async (): Promise<{ session: HeldSession, result: IssuedCredentials }> => {
         // The id of the credentials.issued event, chosen now so the session is named after it.
         const issuanceId = randomUUID()
@@ -280,20 +301,18 @@ export function createCredentialsService (deps: Deps) {
         if ('refused' in committed) {
           throw notActive(`${committed.refused} (changed while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration})`, true)
         }
-        const held: HeldSession = { credentials, assumedRoleArn, sessionName, sourceIdentity: outcome.value.sourceIdentity ?? sourceIdentity ?? null, auditEventId: committed.eventId }
+        const held: HeldSession = { credentials, assumedRoleArn, sessionName, sourceIdentity: outcome.value.sourceIdentity ?? sourceIdentity ?? null, auditEventId: committed.eventId, customerId: connection.customerId, tags }
         return { session: held, result: issuedCredentials(held, committed.eventId, null) }
       }
 
       if (reuse === undefined) return (await fresh()).result
 
-      const key = reuseKey({ connectionId: connection.id, clientId: caller.actor.clientId, purpose: input.purpose, policy: policy ?? null, policyArns: input.policyArns ?? [], durationSeconds, sourceIdentity: sourceIdentity ?? null, tags })
-      const minRemainingMs = minRemainingSeconds * 1000
-      const usable = (held: HeldSession | undefined): HeldSession | undefined =>
-        held !== undefined && held.credentials.expiration.getTime() - Date.now() >= minRemainingMs ? held : undefined
+      // Concurrent identical requests all miss above; past the read, all but the first find its
+      // issuance in flight. A hand-out refused here (something changed since the read) leaves the
+      // decision to a fresh issuance, whose commit re-checks and audits as always.
       const held = reuse.find(key, minRemainingMs) ?? usable(await reuse.inFlight(key))
-      if (held !== undefined) {
-        return handOut(caller, { connection, base, key, reuse, held, requested: { purpose: input.purpose, durationSeconds, minRemainingSeconds, clientRequestId, sessionTags: tags, sessionPolicy: input.sessionPolicy, policyArns: input.policyArns } })
-      }
+      const handed = held === undefined ? undefined : await handOut(caller, { connectionId: connection.id, key, reuse, held, requested: requestedOf(held.tags) })
+      if (handed !== undefined) return handed
       const owner: SessionOwner = { connectionId: connection.id, customerId: connection.customerId, externalIdId: connection.externalIdId, clientId: caller.actor.clientId ?? '' }
       return reuse.lead(key, owner, fresh)
     }

@@ -84,19 +84,21 @@ export interface HandOutState {
   clientRevoked: boolean | null
 }
 
-// A hand-out of a held session (CREDENTIAL_REUSE): COMMIT_SQL's checks, plus the calling client
-// under the same share lock, since no AssumeRole stands between the request's authentication
-// and this event. Returns the state it saw, so a refusal is audited with its reason.
+// A hand-out of a held session (CREDENTIAL_REUSE), the only statement of its request: READ_SQL's
+// tenant scope and COMMIT_SQL's checks, plus the calling client under the same share lock, since
+// no AssumeRole stands between the request's authentication and this event. Returns the state it
+// saw; no row state (another tenant's connection) reads as all null.
 const HAND_OUT_SQL = `
 WITH state AS (
   SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus",
          cu."status"::text AS "customerStatus", f."frozen", a."revoked_at" IS NOT NULL AS "clientRevoked"
     FROM "connections" c, "external_ids" e, "customers" cu, "issuance_freeze" f, "api_clients" a
-   WHERE c."id" = $1::uuid AND e."id" = c."external_id_id" AND cu."id" = c."customer_id" AND f."id" AND a."id" = $2::uuid
+   WHERE c."id" = $1::uuid AND ($3::uuid IS NULL OR c."customer_id" = $3::uuid)
+     AND e."id" = c."external_id_id" AND cu."id" = c."customer_id" AND f."id" AND a."id" = $2::uuid
      FOR SHARE OF c, e, cu, f, a
 ), issued AS (
   INSERT INTO "audit_events" (${AUDIT_COLUMNS})
-  SELECT ${auditPlaceholders(3)} FROM state
+  SELECT ${auditPlaceholders(4)} FROM state
    WHERE "connectionStatus" = 'active' AND "externalIdStatus" = 'active' AND "customerStatus" = 'active' AND NOT "frozen" AND NOT "clientRevoked"
   RETURNING "id"
 )
@@ -136,8 +138,8 @@ export function createIssuanceRepository () {
     },
 
     /** Commits a hand-out's credentials.issued event if the connection and the client still allow it. */
-    async commitHandOut (sql: SqlClient, connectionId: string, clientId: string, event: PreparedAuditEvent): Promise<HandOutState> {
-      const [row] = await sql.query<HandOutState & Record<string, unknown>>(HAND_OUT_SQL, [connectionId, clientId, ...event.params])
+    async commitHandOut (sql: SqlClient, scope: TenantScope, connectionId: string, clientId: string, event: PreparedAuditEvent): Promise<HandOutState> {
+      const [row] = await sql.query<HandOutState & Record<string, unknown>>(HAND_OUT_SQL, [connectionId, clientId, scope.customerId, ...event.params])
       return row ?? { eventId: null, connectionStatus: null, externalIdStatus: null, customerStatus: null, frozen: null, clientRevoked: null }
     }
   }

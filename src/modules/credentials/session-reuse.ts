@@ -1,6 +1,7 @@
 // Sessions deputy already holds, handed out again to identical requests (CREDENTIAL_REUSE=on):
 // one STS call per session instead of per request. Identical means the same connection, client,
-// purpose, session policy, managed policies, duration, source identity and tags; a session is
+// purpose, session policy, managed policies and duration (the source identity and the tags follow
+// from those, and a change of the customer's name or reference evicts); a session is
 // handed out only while it has at least the lifetime the request asks to keep, and never past
 // its own expiry. Concurrent identical requests share one in-flight issuance (singleflight).
 //
@@ -11,6 +12,7 @@
 // still re-checked and audited in its own statement (issuance.repository.ts).
 import { createHash } from 'node:crypto'
 import type { TemporaryCredentials } from '../../aws/sts-gateway.js'
+import type { SessionTag } from './session-tags.js'
 
 export interface HeldSession {
   credentials: TemporaryCredentials
@@ -19,6 +21,9 @@ export interface HeldSession {
   sourceIdentity: string | null
   /** The credentials.issued event of the AssumeRole that made the session. */
   auditEventId: string
+  /** The connection's customer, and the tags the session carries (for the hand-out's event). */
+  customerId: string
+  tags: SessionTag[]
 }
 
 /** Whose session it is: what an eviction names. */
