@@ -126,6 +126,25 @@ t.test('credential reuse', async (t) => {
     t.equal(await database.prisma.auditEvent.count({ where: { actorClientId: client.id, action: 'credentials.issued' } }), 1, 'no hand-out event')
   })
 
+  t.test('a hand-out refused for the connection leaves the decision (and its audit) to the ordinary path', async (t) => {
+    const { connection: quiet } = await connectRole(app, aws.emulator, customer.id)
+    const body = { purpose: 'reuse: recheck connection' }
+    t.equal((await issue(app, quiet.id, worker, body)).statusCode, 201)
+    const db = new pg.Client({ connectionString: databaseUrl })
+    await db.connect()
+    await db.query('SET session_replication_role = replica')
+    await db.query('UPDATE "connections" SET "status" = \'revoked\', "revoked_at" = now() WHERE "id" = $1', [quiet.id])
+    await db.end()
+    const before = assumeRoles()
+    const res = await issue(app, quiet.id, worker, body)
+    t.equal(res.statusCode, 409, res.body)
+    t.equal(res.json().code, 'connection_not_active')
+    t.equal(assumeRoles(), before, 'no AssumeRole')
+    t.equal(await database.prisma.auditEvent.count({ where: { resourceId: quiet.id, action: 'credentials.issued' } }), 1, 'no hand-out event')
+    const denied = await database.prisma.auditEvent.findFirstOrThrow({ where: { resourceId: quiet.id, action: 'credentials.denied' } })
+    t.match(denied.details, { reason: 'connection_not_active' })
+  })
+
   t.test('what ends a connection evicts its sessions at once on every replica', async (t) => {
     type Trigger = (ids: { connectionId: string, customerId: string, client: ApiClient }) => Promise<void>
     const post = async (path: string, body: Record<string, unknown> = { reason: 'reuse eviction test' }): Promise<void> => {
