@@ -86,6 +86,25 @@ t.test('issuance with session tags', async (t) => {
     t.same((event.details as { sessionTags: unknown }).sessionTags, session?.tags, 'the audit event records the tags')
   })
 
+  t.test('sts:TagSession granted in a statement of its own: AWS allows it, and the static proof still proves the role', async (t) => {
+    const account = awsAccount()
+    const externalId = await mintExternalId(app, customer.id, account)
+    aws.emulator.putRole({
+      arn: roleArn(account),
+      trustPolicy: policy(
+        { Effect: 'Allow', Principal: { AWS: VENDOR_ARN }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'], Condition: { StringEquals: { 'sts:ExternalId': externalId.externalId } } },
+        { Effect: 'Allow', Principal: { AWS: VENDOR_ARN }, Action: 'sts:TagSession' }
+      ),
+      permissions: [policy({ Effect: 'Allow', Action: 'iam:GetRole', Resource: roleArn(account) })]
+    })
+    const res = await call(app, 'POST', `/v1/customers/${customer.id}/connections`, { token: ADMIN_TOKEN, body: { externalIdId: externalId.id, roleArn: roleArn(account) } })
+    t.equal(res.statusCode, 201, res.body)
+    t.equal(res.json().verification.outcome, 'pass')
+    t.equal(res.json().verification.staticCheck.status, 'proved', res.json().verification.staticCheck.detail)
+    const issued = await call(app, 'POST', `/v1/connections/${res.json().id}/credentials`, { token: worker.token, body: { purpose: 'nightly inventory' } })
+    t.equal(issued.statusCode, 201, issued.body)
+  })
+
   t.test('a value that cannot be a tag value is refused before AWS is asked, and audited', async (t) => {
     const { connectionId } = await connect(['sts:AssumeRole', 'sts:SetSourceIdentity', 'sts:TagSession'])
     const before = assumeRoles()
