@@ -12,6 +12,7 @@ import { renderScaleOutSection, scaleOutRow } from './report-scale.js'
 import type { AuditGoalResult } from './scenarios/audit-goal.js'
 import type { ColdStartResult } from './scenarios/cold-start.js'
 import type { IssuanceResult } from './scenarios/issuance.js'
+import type { ReuseResult } from './scenarios/issuance-reuse.js'
 import type { MintRun } from './scenarios/mint.js'
 import type { ScaleOutResult } from './scenarios/scale-out.js'
 
@@ -28,6 +29,8 @@ export interface BenchReport {
   memory: { afterMint: Memory, afterIssuance: Memory, floorAfterMint: Memory }
   mint: { floor: MintRun, deputy: MintRun }
   issuance: IssuanceResult
+  /** Issue 18: issuance with CREDENTIAL_REUSE=on against direct SDK calls. */
+  reuse: ReuseResult
   /** Undefined when skipped (BENCH_SKIP_SCALE_OUT, BENCH_SKIP_AUDIT). */
   scaleOut: ScaleOutResult | undefined
   audit: AuditGoalResult | undefined
@@ -93,6 +96,18 @@ export function goals (r: BenchReport): GoalRow[] {
       measured: `${many.deputy.rps}/s vs ${many.direct.rps}/s: **${issueRatio.toFixed(2)}×**`,
       verdict: issueRatio >= 0.6 ? 'met' : 'missed'
     },
+    {
+      goal: `Issue 18: issuance with reuse, c=${r.reuse.concurrency}`,
+      target: '≥ 2× direct SDK (a hand-out needs no STS call)',
+      measured: `median of ${r.reuse.rounds.length} alternated rounds **${r.reuse.medianRatio.toFixed(2)}×** (${r.reuse.rounds.map((round) => `${round.reuse.rps}/s vs ${round.direct.rps}/s = ${round.ratio.toFixed(2)}×`).join('; ')}); ${r.reuse.sessions} distinct sessions`,
+      verdict: r.reuse.medianRatio >= 2 ? 'met' : 'missed'
+    },
+    {
+      goal: 'Issue 18: STS calls per 1,000 requests with reuse',
+      target: `≤ the distinct sessions (${r.reuse.sessions})`,
+      measured: `**${r.reuse.stsCallsPerThousand.toFixed(2)}** (${r.reuse.warmUp.assumeRoleCalls} AssumeRole in the ${r.reuse.warmUp.requests}-request warm-up, ${r.reuse.rounds.map((round) => round.assumeRoleCalls).join(' + ')} in the rounds, over ${r.reuse.warmUp.requests + r.reuse.rounds.reduce((n, round) => n + round.reuse.requests, 0)} requests)`,
+      verdict: r.reuse.stsCallsPerThousand <= r.reuse.sessions ? 'met' : 'missed'
+    },
     ...auditGoalRows(r.audit, c),
     {
       goal: '4. Cold start to ready',
@@ -131,7 +146,11 @@ function phaseRows (r: BenchReport): string[] {
     row(`issuance, ${r.config.issueRequests} requests`, 'SDK → emulator', one.direct),
     row(`issuance, ${r.config.issueRequests} requests`, 'deputy → SDK → emulator', one.deputy),
     row(`issuance, ${r.config.seconds} s`, 'SDK → emulator', many.direct),
-    row(`issuance, ${r.config.seconds} s`, 'deputy → SDK → emulator', many.deputy)
+    row(`issuance, ${r.config.seconds} s`, 'deputy → SDK → emulator', many.deputy),
+    ...r.reuse.rounds.flatMap((round, i) => [
+      row(`reuse round ${i + 1}, ${r.config.seconds} s`, 'SDK → emulator', round.direct),
+      row(`reuse round ${i + 1}, ${r.config.seconds} s`, `deputy, CREDENTIAL_REUSE=on, ${r.reuse.sessions} sessions`, round.reuse)
+    ])
   ]
 }
 

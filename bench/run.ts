@@ -20,6 +20,7 @@ import { printReport, writeResults, type BenchReport } from './report.js'
 import { runAuditGoal } from './scenarios/audit-goal.js'
 import { measureColdStarts } from './scenarios/cold-start.js'
 import { runIssuancePhase, VENDOR_ARN } from './scenarios/issuance.js'
+import { runReusePhase } from './scenarios/issuance-reuse.js'
 import { runMintPhase } from './scenarios/mint.js'
 import { runScaleOut } from './scenarios/scale-out.js'
 import { createBenchSession } from './session.js'
@@ -106,6 +107,21 @@ async function main (): Promise<BenchReport> {
   const afterIssuance = memoryOf(cold.deputy.pid)
   await session.drop(floorDb)
 
+  say(`issue 18: issuance with reuse (CREDENTIAL_REUSE=on, a deputy of its own) against direct SDK calls at c=${config.issueConcurrency}, ${config.seconds} s each, alternated 3 times`)
+  const reuse = await runReusePhase({
+    root: config.root,
+    logDir,
+    env: deputyEnv(env, config, db.url, adminToken, aws),
+    adminToken,
+    stsUrl,
+    vendorKeys,
+    setup: issuance.setup,
+    concurrency: config.issueConcurrency,
+    seconds: config.seconds,
+    db,
+    say
+  })
+
   const scaleOut = config.skipScaleOut
     ? undefined
     : await runScaleOut({ config, session, env, db, adminToken, deputy: { child: cold.deputy, url: cold.url }, aws, issuance: issuance.setup })
@@ -127,6 +143,7 @@ async function main (): Promise<BenchReport> {
     memory: { afterMint, afterIssuance, floorAfterMint },
     mint: { floor: floorRun, deputy: deputyRun },
     issuance,
+    reuse,
     scaleOut,
     audit
   }
@@ -143,6 +160,9 @@ function failures (r: BenchReport): string[] {
     for (const problem of run.check.problems) found.push(`mint via ${run.target}, in SQL: ${problem}`)
   }
   for (const problem of r.issuance.check.problems) found.push(`issuance, in SQL: ${problem}`)
+  for (const result of r.reuse.rounds.flatMap((round) => [round.direct, round.reuse])) {
+    if (result.errors > 0) found.push(`${result.label}: ${result.errors} errors (${JSON.stringify(result.answers)}): ${result.errorSamples.join(' | ')}`)
+  }
   if (r.scaleOut !== undefined) {
     for (const result of [r.scaleOut.mint.one, r.scaleOut.mint.two, ...(r.scaleOut.issuance === undefined ? [] : [r.scaleOut.issuance.two])]) {
       if (result.errors > 0) found.push(`${result.label}: ${result.errors} errors (${JSON.stringify(result.answers)}): ${result.errorSamples.join(' | ')}`)

@@ -33,6 +33,8 @@ import { metricsRoutes } from './modules/metrics/metrics.routes.js'
 import { createAuditSealer, type AuditSealer } from './modules/audit/sealer.js'
 import { createServices } from './services.js'
 import { startTokenCache } from './modules/api-clients/token-cache.listener.js'
+import { startSessionReuse } from './modules/credentials/reuse.listener.js'
+import type { SessionReuse } from './modules/credentials/session-reuse.js'
 import { createWebhooks } from './modules/webhooks/webhooks.js'
 import { createDriftRepository } from './modules/drift/drift.repository.js'
 import { createDriftScheduler, type DriftScheduler } from './modules/drift/drift.scheduler.js'
@@ -48,6 +50,8 @@ declare module 'fastify' {
     auditSealer: AuditSealer
     /** The drift scheduler, for tests that run it once without timers. */
     driftScheduler: DriftScheduler
+    /** The sessions held for reuse (CREDENTIAL_REUSE=on), for tests that look inside; else undefined. */
+    sessionReuse: SessionReuse | undefined
   }
 }
 
@@ -108,9 +112,13 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   // Also sent with every onboarding kit (there is none without AWS), for the vendor's onboarding UI.
   if (aws !== undefined) for (const warning of config.onboarding.warnings) fastify.log.warn({ onboarding: true }, warning)
   const tokenCache = await startTokenCache(fastify, database, config.apiTokenCacheMaxAgeMs, metrics)
+  // Only with CREDENTIAL_REUSE=on does any session outlive its request in memory.
+  const sessionReuse = aws?.settings.credentialReuse === true ? await startSessionReuse(fastify, database, metrics) : undefined
+  fastify.decorate('sessionReuse', sessionReuse)
   const services = createServices(database.prisma, {
     sql: database.sql,
     tokenCache,
+    sessionReuse,
     aws,
     driftIntervalMs: config.drift.intervalMs,
     onboarding: config.onboarding,

@@ -9,6 +9,7 @@ import { RETRY_SCHEDULE_LIMIT_SECONDS, worstCaseRetrySeconds } from './modules/w
 import { createWebhookSigner, SECRET_BYTES, type WebhookSigner } from './modules/webhooks/signature.js'
 import { MANAGED_POLICY_ARN, NO_PERMISSIONS, parsePermissionSet, PermissionSetError, type PermissionSet } from './modules/onboarding/permission-set.js'
 import { parseS3TemplateUrl } from './modules/onboarding/quick-create.js'
+import { parseSessionTags, SessionTagsError, type SessionTagTemplate } from './modules/credentials/session-tags.js'
 
 export interface RateLimitConfig {
   /** Requests allowed per proven token (or per address, for every other request) in each window. */
@@ -49,6 +50,10 @@ export interface AwsConfig {
   credentialsMaxDurationSeconds: number
   /** Set SourceIdentity on sessions (needs sts:SetSourceIdentity in the customer's trust policy). */
   sourceIdentity: boolean
+  /** SESSION_TAGS: tags on every session (needs sts:TagSession in the customer's trust policy); empty: none. */
+  sessionTags: SessionTagTemplate[]
+  /** CREDENTIAL_REUSE: hand out a session deputy already holds for an identical request instead of a new AssumeRole. */
+  credentialReuse: boolean
   /**
    * A role in the vendor's own account that always trusts deputy. When a customer's role refuses
    * issuance, deputy assumes this role to tell a customer-side change from a fault of its own
@@ -414,6 +419,18 @@ function awsConfig (env: Env): AwsConfig | undefined {
   return stsSettings(env, vendorPrincipalArn, region, 60_000)
 }
 
+/** SESSION_TAGS (see session-tags.ts): checked against AWS's tag limits now, so a bad template stops deputy at start. */
+function sessionTags (env: Env): SessionTagTemplate[] {
+  const raw = env.SESSION_TAGS
+  if (raw === undefined || raw.trim() === '') return []
+  try {
+    return parseSessionTags(raw)
+  } catch (error) {
+    if (error instanceof SessionTagsError) throw new ConfigError('SESSION_TAGS', error.message)
+    throw error
+  }
+}
+
 /** The STS_*, PROBE_* and credential settings, for the real vendor principal or the sandbox's. */
 function stsSettings (env: Env, vendorPrincipalArn: string, region: string, propagationWindowMs: number): AwsConfig {
   return {
@@ -424,6 +441,8 @@ function stsSettings (env: Env, vendorPrincipalArn: string, region: string, prop
     probePropagationWindowMs: integer(env, 'PROBE_PROPAGATION_WINDOW_MS', propagationWindowMs, 0, 300_000),
     credentialsMaxDurationSeconds: integer(env, 'CREDENTIALS_MAX_DURATION_SECONDS', 3600, 900, 3600),
     sourceIdentity: boolean(env, 'SOURCE_IDENTITY_ENABLED', true),
+    sessionTags: sessionTags(env),
+    credentialReuse: oneOf(env, 'CREDENTIAL_REUSE', ['on', 'off'] as const, 'off') === 'on',
     controlRoleArn: controlRoleArn(env),
     probeCooldownMs: integer(env, 'PROBE_COOLDOWN_MS', 60_000, 0, 86_400_000),
     probeBudgetPerCustomerPerHour: integer(env, 'PROBE_BUDGET_PER_CUSTOMER_PER_HOUR', 30, 1, 100_000)

@@ -50,6 +50,7 @@ export function createMetrics () {
       readDriftBacklog = read
     },
     /** 1 while this process hears API-client notifications, so its token cache may serve. */
+    credentialReuseListening: new Gauge({ name: 'deputy_credential_reuse_listening', help: 'With CREDENTIAL_REUSE=on: whether this process hears revocations and freezes (LISTEN deputy_issuance) and so hands out sessions it holds (1), or issues a fresh session for every request (0)', registers: [registry] }),
     tokenCacheListening: new Gauge({ name: 'deputy_api_token_cache_listening', help: 'Whether this process hears revocations of API clients (LISTEN deputy_api_clients) and so serves resolved tokens from its cache (1), or looks every token up (0)', registers: [registry] }),
     /** The PostgreSQL pool at scrape time; no sample on PGlite (one connection, no pool). */
     databasePool: new Gauge({

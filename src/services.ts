@@ -18,6 +18,7 @@ import { createConnectionsService } from './modules/connections/connections.serv
 import { createProbeBudget } from './modules/connections/probe-budget.js'
 import { createCredentialsService, type Deps as CredentialsDeps } from './modules/credentials/credentials.service.js'
 import { createIssuanceRepository } from './modules/credentials/issuance.repository.js'
+import type { SessionReuse } from './modules/credentials/session-reuse.js'
 import { createExternalIdsRepository } from './modules/external-ids/external-ids.repository.js'
 import { createExternalIdsService } from './modules/external-ids/external-ids.service.js'
 import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
@@ -33,6 +34,8 @@ export interface ServiceOptions {
   /** How often drift detection re-probes each connection (default: 6 hours). */
   driftIntervalMs?: number
   onUnauditedSession?: CredentialsDeps['onUnauditedSession']
+  /** Sessions held for reuse (app.ts starts it when CREDENTIAL_REUSE=on). */
+  sessionReuse?: SessionReuse | undefined
   /** Resolved API tokens kept in this process (app.ts makes it when API_TOKEN_CACHE_MAX_AGE_MS > 0). */
   tokenCache?: TokenCache | undefined
   /** Told about each audit event as it is written (metrics). */
@@ -61,7 +64,7 @@ export function createServices (prisma: PrismaClient, options: ServiceOptions = 
     customers: createCustomersService({ prisma, customersRepository, connectionsRepository, externalIdsRepository, apiClientsRepository, audit, tokenCache: options.tokenCache }),
     externalIds,
     connections: createConnectionsService({ prisma, connectionsRepository, externalIdsRepository, customersRepository, audit, probeBudget, aws, kits: onboarding, driftIntervalMs: options.driftIntervalMs ?? 6 * 3600 * 1000 }),
-    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget, aws, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
+    credentials: createCredentialsService({ prisma, sql, issuanceRepository: createIssuanceRepository(), connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget, aws, reuse: options.sessionReuse, ...(onUnauditedSession === undefined ? {} : { onUnauditedSession }) }),
     issuanceFreeze: createIssuanceFreezeService({ prisma, issuanceFreezeRepository, audit }),
     auditRepository,
     sealRepository,

@@ -142,12 +142,16 @@ t.test('AWS: off without VENDOR_PRINCIPAL_ARN; validated and defaulted with it',
     probePropagationWindowMs: 60_000,
     credentialsMaxDurationSeconds: 3600,
     sourceIdentity: true,
+    sessionTags: [],
+    credentialReuse: false,
     controlRoleArn: undefined,
     probeCooldownMs: 60_000,
     probeBudgetPerCustomerPerHour: 30
   })
   const custom = loadConfig({ VENDOR_PRINCIPAL_ARN: 'arn:aws-us-gov:iam::111111111111:user/deputy', AWS_REGION: 'us-gov-west-1', CREDENTIALS_MAX_DURATION_SECONDS: '1200', SOURCE_IDENTITY_ENABLED: 'false' }).aws
   t.match(custom, { region: 'us-gov-west-1', credentialsMaxDurationSeconds: 1200, sourceIdentity: false })
+  t.equal(loadConfig({ VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/deputy', CREDENTIAL_REUSE: 'on' }).aws?.credentialReuse, true)
+  t.throws(() => loadConfig({ VENDOR_PRINCIPAL_ARN: 'arn:aws:iam::111111111111:role/deputy', CREDENTIAL_REUSE: 'yes' }), { name: 'ConfigError', variable: 'CREDENTIAL_REUSE', message: /on, off/ })
   const bad: Array<[Record<string, string>, string]> = [
     [{ VENDOR_PRINCIPAL_ARN: 'deputy' }, 'VENDOR_PRINCIPAL_ARN'],
     [{ VENDOR_PRINCIPAL_ARN: 'arn:aws:s3:::bucket' }, 'VENDOR_PRINCIPAL_ARN'],

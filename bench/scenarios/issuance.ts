@@ -12,16 +12,16 @@ import { checkIssuance, type BenchDatabase, type IssuanceCheck } from '../databa
 import { createHttpClient, expectStatus, runLoad, type LoadResult, type Outcome } from '../load.js'
 
 export const VENDOR_ARN = 'arn:aws:iam::111111111111:user/deputy-bench'
-const CLIENT_NAME = 'bench-worker'
+export const CLIENT_NAME = 'bench-worker'
 const ACCOUNT = '123456789012'
-const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/DeputyBench`
+export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/DeputyBench`
 
 export interface IssuanceResult {
   oneAtATime: { direct: LoadResult, deputy: LoadResult }
   concurrent: { direct: LoadResult, deputy: LoadResult }
   check: IssuanceCheck
-  /** What later phases need to issue on the same connection. */
-  setup: { connectionId: string, workerToken: string }
+  /** What later phases need to issue on the same connection (and to call AssumeRole on its role directly). */
+  setup: { connectionId: string, workerToken: string, customerId: string, externalId: string }
 }
 
 export async function runIssuancePhase (options: {
@@ -112,7 +112,7 @@ export async function runIssuancePhase (options: {
     const manyDeputy = counted(await runLoad({ label: `issuance via deputy, c=${options.concurrency}`, concurrency: options.concurrency, durationMs: options.seconds * 1000, send: viaDeputy, serverPid: deputyPid, databases }), 'deputy')
     await clearCalls()
     const check = await checkIssuance(options.db, connection.id, deputy201)
-    return { oneAtATime: { direct: oneDirect, deputy: oneDeputy }, concurrent: { direct: manyDirect, deputy: manyDeputy }, check, setup: { connectionId: connection.id, workerToken: worker.token } }
+    return { oneAtATime: { direct: oneDirect, deputy: oneDeputy }, concurrent: { direct: manyDirect, deputy: manyDeputy }, check, setup: { connectionId: connection.id, workerToken: worker.token, customerId: customer.id, externalId: externalId.externalId } }
   } finally {
     deputyClient.close()
     sts.destroy()

@@ -57,6 +57,8 @@ export interface AssumeRoleInput {
   policy?: string | undefined
   policyArns?: string[] | undefined
   sourceIdentity?: string | undefined
+  /** Session tags (not transitive: deputy's sessions do not chain roles on the customer's behalf). */
+  tags?: ReadonlyArray<{ key: string, value: string }> | undefined
 }
 
 export interface AssumedRole {
@@ -159,7 +161,8 @@ export function createStsGateway (settings: StsSettings) {
         ...(input.externalId === undefined ? {} : { ExternalId: input.externalId }),
         ...(input.policy === undefined ? {} : { Policy: input.policy }),
         ...(input.policyArns === undefined || input.policyArns.length === 0 ? {} : { PolicyArns: input.policyArns.map((arn) => ({ arn })) }),
-        ...(input.sourceIdentity === undefined ? {} : { SourceIdentity: input.sourceIdentity })
+        ...(input.sourceIdentity === undefined ? {} : { SourceIdentity: input.sourceIdentity }),
+        ...(input.tags === undefined || input.tags.length === 0 ? {} : { Tags: input.tags.map((tag) => ({ Key: tag.key, Value: tag.value })) })
       }
       return withRetries('AssumeRole', options.retryBudgetMs, async () => {
         const out = await client.send(new AssumeRoleCommand(command))

@@ -13,3 +13,14 @@ export const MAX_POLICY_ARNS = 10
 export function toStsName (raw: string, max = 64): string {
   return raw.replace(/[^\w+=,.@-]/g, '-').slice(0, max)
 }
+
+// Session tags (STS API reference, Tag and AssumeRole): at most 50 per session; a key is 1-128
+// characters, a value 0-256, both from [\p{L}\p{Z}\p{N}_.:/=+\-@]. Keys are case-insensitive
+// (Department and department are the same tag). AWS also packs tags with the session policies
+// into a form whose size it does not document as a number (PackedPolicyTooLarge).
+export const MAX_SESSION_TAGS = 50
+export const MAX_TAG_KEY_CHARS = 128
+export const MAX_TAG_VALUE_CHARS = 256
+export const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u
+/** Characters, as AWS counts them (code points, not UTF-16 units). */
+export const charCount = (value: string): number => [...value].length

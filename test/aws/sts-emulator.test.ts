@@ -72,6 +72,24 @@ t.test('STS emulator', async (t) => {
     t.match(await failure(assume({ SourceIdentity: 'x' })), { name: 'ValidationError', message: /sourceIdentity/ })
   })
 
+  t.test('session tags: AWS\'s limits, kept on the session, and sts:TagSession required', async (t) => {
+    const tags = [{ Key: 'deputy:purpose', Value: 'nightly inventory' }, { Key: 'Ünïcode', Value: '' }]
+    const out = await assume({ Tags: tags })
+    t.same(emulator.principalFor(out.Credentials?.AccessKeyId ?? '')?.tags, [{ key: 'deputy:purpose', value: 'nightly inventory' }, { key: 'Ünïcode', value: '' }], 'the issued session keeps its tags')
+    t.ok((out.PackedPolicySize ?? 0) > 0, 'PackedPolicySize counts the tags')
+    t.match(await failure(assume({ Tags: [{ Key: 'bad;key', Value: 'v' }] })), { name: 'ValidationError', status: 400, message: /tags\.1\.member\.key/ })
+    t.match(await failure(assume({ Tags: [{ Key: 'k'.repeat(129), Value: 'v' }] })), { name: 'ValidationError' })
+    t.match(await failure(assume({ Tags: [{ Key: 'k', Value: 'v'.repeat(257) }] })), { name: 'ValidationError', message: /tags\.1\.member\.value/ })
+    t.match(await failure(assume({ Tags: [{ Key: 'k', Value: 'a;b' }] })), { name: 'ValidationError' })
+    t.match(await failure(assume({ Tags: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })) })), { name: 'ValidationError', message: /tags/ })
+    t.match(await failure(assume({ Tags: [{ Key: 'Team', Value: 'a' }, { Key: 'team', Value: 'b' }] })), { name: 'InvalidParameterValue', message: /case insensitive/ })
+    t.match(await failure(assume({ Tags: Array.from({ length: 10 }, (_, i) => ({ Key: `key${i}`, Value: 'v'.repeat(250) })) })), { name: 'PackedPolicyTooLarge' }, 'tags count towards the packed size')
+    const untagged = 'arn:aws:iam::222222222222:role/NoTagSession'
+    emulator.putRole({ arn: untagged, trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: VENDOR }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': ID } } }] } })
+    t.ok((await assume({ RoleArn: untagged })).Credentials, 'allowed without tags')
+    t.match(await failure(assume({ RoleArn: untagged, Tags: tags })), { name: 'AccessDenied', status: 403, message: `User: ${VENDOR} is not authorized to perform: sts:TagSession on resource: ${untagged}` })
+  })
+
   t.test('role chaining is capped at one hour', async (t) => {
     const vendorRole = 'arn:aws:iam::111111111111:role/VendorRole'
     emulator.putRole({ arn: vendorRole, trustPolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: VENDOR }, Action: 'sts:AssumeRole' }] } })

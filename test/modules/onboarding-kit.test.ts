@@ -65,11 +65,12 @@ const VARIANTS: Array<[string, OnboardingKitInput]> = [
     permissionsBoundaryArn: 'arn:aws:iam::111111111111:policy/VendorBoundary',
     maxSessionDuration: 43_200,
     templateUrl: TEMPLATE_URL,
-    roleName: 'Vendor+Access@prod'
+    roleName: 'Vendor+Access@prod',
+    tagSession: true
   })]
 ]
 
-const roleOf = (input: OnboardingKitInput): RoleSpec => ({ vendorPrincipalArn: input.vendorPrincipalArn, sourceIdentity: input.sourceIdentity, roleName: input.roleName, maxSessionDuration: input.maxSessionDuration, permissions: input.permissions, permissionsBoundaryArn: input.permissionsBoundaryArn })
+const roleOf = (input: OnboardingKitInput): RoleSpec => ({ vendorPrincipalArn: input.vendorPrincipalArn, sourceIdentity: input.sourceIdentity, tagSession: input.tagSession, roleName: input.roleName, maxSessionDuration: input.maxSessionDuration, permissions: input.permissions, permissionsBoundaryArn: input.permissionsBoundaryArn })
 
 const GENERIC: Array<[string, string]> = [
   ['generic, no permissions', renderGenericTemplate(roleOf(base()))],
@@ -120,6 +121,20 @@ t.test('cfn-lint: every generated template is valid, and cfn-lint does catch a b
   t.match(badTypo.output, /MaxSessionDurations is not a valid property of AWS::IAM::Role/)
   t.not(badRef.code, 0, 'a Ref to no parameter fails cfn-lint')
   t.comment(`cfn-lint ran on ${templates.length + 2} templates`)
+})
+
+t.test('sts:TagSession is granted exactly when deputy tags sessions, in every form of the kit', async (t) => {
+  for (const [name, input, kit] of kits) {
+    const tagged = input.tagSession === true
+    const actions = kit.trustPolicy.Statement[0].Action
+    t.equal(actions.includes('sts:TagSession'), tagged, `${name}: trust policy`)
+    const role = instantiateRoleTemplate(kit.cloudFormation.template, {})
+    t.equal(role.trustPolicy.Statement[0].Action.includes('sts:TagSession'), tagged, `${name}: CloudFormation`)
+    t.equal(kit.terraform.includes('sts:TagSession'), tagged, `${name}: Terraform`)
+    t.equal(kit.awsCli.includes('sts:TagSession'), tagged, `${name}: AWS CLI`)
+  }
+  t.ok(renderGenericTemplate(roleOf(VARIANTS[4]?.[1] ?? base())).includes('sts:TagSession'), 'the generic template too')
+  t.notOk(renderGenericTemplate(roleOf(base())).includes('sts:TagSession'))
 })
 
 t.test('templates read back as YAML with the CloudFormation tags, the same under YAML 1.1 and 1.2', async (t) => {

@@ -4,7 +4,7 @@
 // mode drive it directly or through its admin routes.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { parsePrincipalArn, parseRoleArn } from '../arn.js'
-import { EXTERNAL_ID, MAX_DURATION_SECONDS, MAX_POLICY_ARNS, MAX_SESSION_POLICY_CHARS, MIN_DURATION_SECONDS, ROLE_CHAINING_MAX_SECONDS, ROLE_SESSION_NAME, SOURCE_IDENTITY } from '../sts-limits.js'
+import { charCount, EXTERNAL_ID, MAX_DURATION_SECONDS, MAX_POLICY_ARNS, MAX_SESSION_POLICY_CHARS, MAX_SESSION_TAGS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MIN_DURATION_SECONDS, ROLE_CHAINING_MAX_SECONDS, ROLE_SESSION_NAME, SOURCE_IDENTITY, TAG_CHARACTERS } from '../sts-limits.js'
 import { identityDecision } from '../../iam/identity-policy.js'
 import { evaluateTrustPolicy, MalformedPolicyError } from '../../iam/trust-policy-evaluator.js'
 
@@ -37,6 +37,8 @@ export interface Principal {
   sourceIdentity?: string
   /** For sessions: the inline session policy AssumeRole was given, which narrows what it may do. */
   sessionPolicy?: string
+  /** For sessions: the session tags AssumeRole was given (what aws:PrincipalTag/... would read). */
+  tags?: Array<{ key: string, value: string }>
 }
 
 export interface Role {
@@ -109,6 +111,22 @@ const alnum = (length: number): string => {
 
 function validation (field: string, value: string, constraint: string): StsError {
   return sender(400, 'ValidationError', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: ${constraint}`)
+}
+
+/** Tags.member.N.Key / .Value, validated as STS does (Tag's length and pattern, at most 50, no key twice ignoring case). */
+function sessionTagsOf (params: Record<string, string>): Array<{ key: string, value: string }> {
+  const tags: Array<{ key: string, value: string }> = []
+  for (let n = 1; params[`Tags.member.${n}.Key`] !== undefined; n++) {
+    const key = params[`Tags.member.${n}.Key`] ?? ''
+    const value = params[`Tags.member.${n}.Value`] ?? ''
+    if (charCount(key) < 1 || charCount(key) > MAX_TAG_KEY_CHARS || !TAG_CHARACTERS.test(key)) throw validation(`tags.${n}.member.key`, key, 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+ and have length between 1 and 128')
+    if (charCount(value) > MAX_TAG_VALUE_CHARS || !TAG_CHARACTERS.test(value)) throw validation(`tags.${n}.member.value`, value, 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]* and have length less than or equal to 256')
+    tags.push({ key, value })
+  }
+  if (tags.length > MAX_SESSION_TAGS) throw validation('tags', `${tags.length} items`, `Member must have length less than or equal to ${MAX_SESSION_TAGS}`)
+  const keys = new Set(tags.map((tag) => tag.key.toLowerCase()))
+  if (keys.size !== tags.length) throw sender(400, 'InvalidParameterValue', 'Duplicate tag keys found. Please note that Tag keys are case insensitive.')
+  return tags
 }
 
 export function createStsEmulator (options: { now?: () => Date } = {}) {
@@ -186,6 +204,11 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
       throw validation('durationSeconds', String(params.DurationSeconds), `Member must have value between ${MIN_DURATION_SECONDS} and ${MAX_DURATION_SECONDS}`)
     }
     const policy = params.Policy
+    const tags = sessionTagsOf(params)
+    // AWS compresses the session policy and the tags into one packed form (its limit is not
+    // documented as a number); modelled as the minified policy plus each tag's key and value
+    // over the 2048-character allowance.
+    const tagChars = tags.reduce((n, tag) => n + charCount(tag.key) + charCount(tag.value), 0)
     if (policy !== undefined) {
       if (policy.length > MAX_SESSION_POLICY_CHARS) throw validation('policy', '(policy)', `Member must have length less than or equal to ${MAX_SESSION_POLICY_CHARS}`)
       try {
@@ -194,14 +217,11 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
       } catch {
         throw sender(400, 'MalformedPolicyDocument', 'The policy is not in the valid JSON format.')
       }
-      // AWS compresses session policies and tags into a packed form; this models its size as the
-      // minified length over the 2048-character allowance.
-      const packed = JSON.stringify(JSON.parse(policy)).length
-      if (packed > MAX_SESSION_POLICY_CHARS) throw sender(400, 'PackedPolicyTooLarge', `Packed policy consumes ${Math.ceil(packed / MAX_SESSION_POLICY_CHARS * 100)}% of allotted space, please use smaller policy.`)
     }
+    const packed = (policy === undefined ? 0 : JSON.stringify(JSON.parse(policy)).length) + tagChars
+    if (packed > MAX_SESSION_POLICY_CHARS) throw sender(400, 'PackedPolicyTooLarge', `Packed policy consumes ${Math.ceil(packed / MAX_SESSION_POLICY_CHARS * 100)}% of allotted space, please use smaller policy.`)
     const policyArns = Object.keys(params).filter((k) => /^PolicyArns\.member\.\d+\.arn$/.test(k))
     if (policyArns.length > MAX_POLICY_ARNS) throw validation('policyArns', `${policyArns.length} items`, `Member must have length less than or equal to ${MAX_POLICY_ARNS}`)
-    const tagKeys = Object.keys(params).filter((k) => /^Tags\.member\.\d+\.Key$/.test(k))
 
     const role = roles.get(roleArn)
     const denied = (): StsError => sender(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`)
@@ -218,7 +238,7 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
     }
     const actions = ['sts:AssumeRole']
     if (sourceIdentity !== undefined) actions.push('sts:SetSourceIdentity')
-    if (tagKeys.length > 0) actions.push('sts:TagSession')
+    if (tags.length > 0) actions.push('sts:TagSession')
     let decision
     try {
       decision = evaluateTrustPolicy(role.trustPolicy, actions, {
@@ -231,7 +251,8 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
           'sts:RoleSessionName': sessionName,
           'aws:PrincipalArn': caller.roleArn ?? caller.arn,
           'aws:PrincipalAccount': caller.accountId,
-          'aws:PrincipalType': caller.roleArn === undefined ? 'User' : 'AssumedRole'
+          'aws:PrincipalType': caller.roleArn === undefined ? 'User' : 'AssumedRole',
+          ...Object.fromEntries(tags.map((tag) => [`aws:RequestTag/${tag.key}`, tag.value]))
         }
       })
     } catch (error) {
@@ -256,7 +277,8 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
       roleArn: role.arn,
       expiresAt,
       ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
-      ...(policy === undefined ? {} : { sessionPolicy: policy })
+      ...(policy === undefined ? {} : { sessionPolicy: policy }),
+      ...(tags.length === 0 ? {} : { tags })
     }
     principals.set(session.accessKeyId, session)
     return {
@@ -268,7 +290,7 @@ export function createStsEmulator (options: { now?: () => Date } = {}) {
         SessionToken: session.sessionToken,
         Expiration: expiresAt.toISOString()
       },
-      ...(policy === undefined ? {} : { PackedPolicySize: Math.ceil(JSON.stringify(JSON.parse(policy)).length / MAX_SESSION_POLICY_CHARS * 100) })
+      ...(policy === undefined && tags.length === 0 ? {} : { PackedPolicySize: Math.ceil(packed / MAX_SESSION_POLICY_CHARS * 100) })
     }
   }
 

@@ -7,6 +7,15 @@ import { AppError, StartupError } from '../../lib/errors.js'
 import { createProbe, type Probe } from './probe.js'
 import { createStaticAnalyser } from './static-analysis.js'
 import { PROBE_SOURCE_IDENTITY } from './session-names.js'
+import { PROBE_TAG_CONTEXT, renderSessionTags, type SessionTag, type SessionTagTemplate } from '../credentials/session-tags.js'
+
+/** The probe's session tags: the configured keys, every placeholder as "deputy-probe" (valid by construction). */
+function probeTags (templates: readonly SessionTagTemplate[]): SessionTag[] | undefined {
+  if (templates.length === 0) return undefined
+  const rendered = renderSessionTags(templates, PROBE_TAG_CONTEXT)
+  if (!rendered.ok) throw new StartupError(`SESSION_TAGS: the tag "${rendered.key}" cannot be rendered for the probe: it ${rendered.problem}`)
+  return rendered.tags
+}
 
 export interface AwsAccess {
   settings: AwsConfig
@@ -45,7 +54,8 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
       vendorPrincipalArn: settings.vendorPrincipalArn,
       propagationWindowMs: settings.probePropagationWindowMs,
       retryBudgetMs: settings.stsRetryBudgetMs,
-      sourceIdentity: settings.sourceIdentity ? PROBE_SOURCE_IDENTITY : undefined
+      sourceIdentity: settings.sourceIdentity ? PROBE_SOURCE_IDENTITY : undefined,
+      tags: probeTags(settings.sessionTags)
     }
   })
   const close = async (): Promise<void> => {

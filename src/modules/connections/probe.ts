@@ -43,6 +43,12 @@ export interface ProbeSettings {
   retryBudgetMs: number
   /** Same SourceIdentity as issuance uses, so a pass means issuance will work. */
   sourceIdentity: string | undefined
+  /**
+   * The session tags' keys (SESSION_TAGS, every placeholder as "deputy-probe"), sent with call 1
+   * only, so a pass means the role allows sts:TagSession. Calls 2 and 3 carry none: a refusal of
+   * the tags must never pass for a refusal of the missing or wrong external ID.
+   */
+  tags?: ReadonlyArray<{ key: string, value: string }> | undefined
 }
 
 /** Findings that make the probe insecure: the behavioural ones and the static check's. */
@@ -70,7 +76,9 @@ function whyNotAssumable (call: ProbeCall, settings: ProbeSettings, target: Prob
   if (/SetSourceIdentity/.test(message)) {
     return [{ code: 'source_identity_not_allowed', message: `The trust policy must also allow "sts:SetSourceIdentity" for ${settings.vendorPrincipalArn}: deputy sets a source identity on every session so your CloudTrail shows which vendor service acted.` }]
   }
-  if (/TagSession/.test(message)) return [{ code: 'tag_session_not_allowed', message: 'The trust policy must allow "sts:TagSession".' }]
+  if (/TagSession/.test(message)) {
+    return [{ code: 'tag_session_not_allowed', message: `The trust policy must also allow "sts:TagSession" for ${settings.vendorPrincipalArn}: deputy tags every session (${(settings.tags ?? []).map((tag) => tag.key).join(', ')}) so your CloudTrail and your policies (aws:PrincipalTag/...) see which customer, vendor service and purpose each session is for. The onboarding kit grants it.` }]
+  }
   if (/explicit deny|service control policy/i.test(message)) {
     return [{ code: 'explicitly_denied', message: `An explicit Deny (in the trust policy, a permissions boundary or an SCP) refuses ${settings.vendorPrincipalArn}. Remove it for this principal.` }]
   }
@@ -92,7 +100,8 @@ export function createProbe (deps: { sts: Pick<StsGateway, 'assumeRole' | 'calle
       externalId,
       durationSeconds: 900,
       policy: step === 'with_external_id' ? readOwnRoleSessionPolicy(target.roleArn) : DENY_ALL_SESSION_POLICY,
-      sourceIdentity
+      sourceIdentity,
+      tags: step === 'with_external_id' ? settings.tags : undefined
     }, { retryBudgetMs })
     return { at, outcome, step }
   }

@@ -28,7 +28,8 @@ export const IssueCredentialsSchema = Type.Object({
   purpose: Type.String({ minLength: 3, maxLength: 256, description: 'Why the credentials are needed; kept in the audit trail.' }),
   durationSeconds: Type.Optional(Type.Integer({ minimum: 900, maximum: 3600, default: 900, description: 'Lifetime, 900-3600 s (and no more than the configured cap).' })),
   sessionPolicy: Type.Optional(SessionPolicySchema),
-  policyArns: Type.Optional(Type.Array(Type.String({ pattern: POLICY_ARN_PATTERN }), { maxItems: MAX_POLICY_ARNS, uniqueItems: true, description: 'Managed policies that further narrow the session.' }))
+  policyArns: Type.Optional(Type.Array(Type.String({ pattern: POLICY_ARN_PATTERN }), { maxItems: MAX_POLICY_ARNS, uniqueItems: true, description: 'Managed policies that further narrow the session.' })),
+  minRemainingSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 3600, description: 'With CREDENTIAL_REUSE=on: a session deputy already holds for an identical request is handed out only if it has at least this long left (default 300, at most durationSeconds). Without reuse every response is a fresh session.' }))
 }, { additionalProperties: false })
 
 export const IssuedCredentialsSchema = Type.Object({
@@ -42,7 +43,8 @@ export const IssuedCredentialsSchema = Type.Object({
   assumedRoleArn: Type.String(),
   sessionName: Type.String({ description: 'Set by deputy; appears in the customer\'s CloudTrail.' }),
   sourceIdentity: Type.Union([Type.String(), Type.Null()], { description: 'Set by deputy when enabled; sticks to the session through role chaining.' }),
-  auditEventId: Type.String({ format: 'uuid', description: 'The credentials.issued audit event, committed before this response was sent.' })
+  auditEventId: Type.String({ format: 'uuid', description: 'The credentials.issued audit event, committed before this response was sent.' }),
+  reusedAuditEventId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'Set when this is a session deputy already held (CREDENTIAL_REUSE=on): the credentials.issued event of the AssumeRole that made it. Its expiration is that session\'s own and ttlSeconds what is left of it.' })
 }, { additionalProperties: false })
 
 export type IssueCredentialsInput = Static<typeof IssueCredentialsSchema>

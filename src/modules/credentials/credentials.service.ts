@@ -19,6 +19,10 @@ import type { IssueCredentialsInput, IssuedCredentials, SessionPolicy } from './
 import type { ProbeBudget } from '../connections/probe-budget.js'
 import type { IssuanceRepository, IssuanceTarget } from './issuance.repository.js'
 import { BREAKER_CUSTOMERS, BREAKER_WINDOW_MS, createDenialCheck } from './denial-check.js'
+import { renderSessionTags } from './session-tags.js'
+import { reuseKey, type HeldSession, type SessionOwner, type SessionReuse } from './session-reuse.js'
+import { createHandOut } from './hand-out.js'
+import { DEFAULT_MIN_REMAINING_SECONDS, issuedCredentials, notActive, unusableReason } from './issuance-outcome.js'
 
 /** A session AWS issued that deputy dropped because its audit event could not be committed. */
 export interface UnauditedSession {
@@ -39,6 +43,8 @@ export interface Deps {
   audit: AuditRecorder
   probeBudget: ProbeBudget
   aws: AwsAccess | undefined
+  /** Sessions held for reuse (CREDENTIAL_REUSE=on; app.ts starts it); undefined: every request calls STS. */
+  reuse?: SessionReuse | undefined
   /** Reports a session dropped after STS issued it (no secret in it: enough to find it in CloudTrail). */
   onUnauditedSession?: (error: unknown, session: UnauditedSession) => void
 }
@@ -93,6 +99,7 @@ function stsRefusal (failure: StsFailure, connectionFailed = false): AppError {
 export function createCredentialsService (deps: Deps) {
   const { prisma, sql, issuanceRepository, connectionsRepository, issuanceFreezeRepository, apiClientsRepository, audit, probeBudget } = deps
   const denials = createDenialCheck()
+  const handOut = createHandOut({ sql, prisma, issuanceRepository, audit })
 
   /**
    * Commits the credentials.issued event, failing closed. The hot path is one statement that
@@ -140,6 +147,30 @@ export function createCredentialsService (deps: Deps) {
       const aws = requireAws(deps.aws)
       const scope = tenantOf(caller.actor)
       const clientRequestId = caller.request.requestId
+      const durationSeconds = input.durationSeconds ?? 900
+      const minRemainingSeconds = input.minRemainingSeconds ?? Math.min(DEFAULT_MIN_REMAINING_SECONDS, durationSeconds)
+      const minRemainingMs = minRemainingSeconds * 1000
+      const reuse = aws.settings.credentialReuse && caller.actor.clientId !== null ? deps.reuse : undefined
+      // The same key before and after the read: the session policy as checkSessionPolicy packs it.
+      const key = reuse === undefined ? '' : reuseKey({ connectionId, clientId: caller.actor.clientId, purpose: input.purpose, policy: input.sessionPolicy === undefined ? null : JSON.stringify(input.sessionPolicy), policyArns: input.policyArns ?? [], durationSeconds })
+      const usable = (held: HeldSession | undefined): HeldSession | undefined =>
+        held !== undefined && held.credentials.expiration.getTime() - Date.now() >= minRemainingMs ? held : undefined
+      const requestedOf = (tags: readonly unknown[]) => ({
+        purpose: input.purpose,
+        durationSeconds,
+        minRemainingSeconds,
+        clientRequestId,
+        ...(input.sessionPolicy === undefined ? {} : { sessionPolicy: input.sessionPolicy }),
+        ...(input.policyArns === undefined ? {} : { policyArns: input.policyArns }),
+        ...(tags.length === 0 ? {} : { sessionTags: tags })
+      })
+      // A held session for this very request: one statement, which re-checks everything the read
+      // below would (an identical request passed every other check when the session was made).
+      if (reuse?.live === true && minRemainingSeconds <= durationSeconds) {
+        const held = reuse.find(key, minRemainingMs) ?? usable(await reuse.inFlight(key))
+        const handed = held === undefined ? undefined : await handOut(caller, { connectionId, key, reuse, held, requested: requestedOf(held.tags) })
+        if (handed !== undefined) return handed
+      }
       // On the hot path: one statement reads the connection, its customer, its external ID and the freeze.
       const { connection, freeze } = await issuanceRepository.read(sql, scope, connectionId)
       if (connection === null) {
@@ -167,7 +198,6 @@ export function createCredentialsService (deps: Deps) {
       if (freeze.frozen) return deny('issuance_frozen', issuanceFrozen(freeze.reason))
       const unusable = unusableReason(connection.status, connection.externalId.status, connection.customer.status, connection)
       if (unusable !== null) return deny('connection_not_active', notActive(unusable, connection.status === 'revoked' || connection.externalId.status !== 'active'), { status: connection.status })
-      const durationSeconds = input.durationSeconds ?? 900
       if (durationSeconds > aws.settings.credentialsMaxDurationSeconds) {
         return deny('duration_exceeds_cap', badRequest('duration_exceeds_cap', `durationSeconds ${durationSeconds} exceeds this deputy's cap of ${aws.settings.credentialsMaxDurationSeconds}`))
       }
@@ -177,119 +207,128 @@ export function createCredentialsService (deps: Deps) {
       } catch (error) {
         return deny((error as AppError).code, error as AppError)
       }
-      // The id of the credentials.issued event, chosen now so the session is named after it.
-      const issuanceId = randomUUID()
-      const sessionName = issuanceSessionName(caller.actor.clientName, connection.customerId, issuanceId)
-      const sourceIdentity = aws.settings.sourceIdentity ? sourceIdentityFor(caller.actor.clientName) : undefined
-      const requested = {
-        assumedRoleArn: null as string | null,
-        sessionName,
-        sourceIdentity: sourceIdentity ?? null,
-        purpose: input.purpose,
-        durationSeconds,
-        clientRequestId,
-        ...(input.sessionPolicy === undefined ? {} : { sessionPolicy: input.sessionPolicy }),
-        ...(input.policyArns === undefined ? {} : { policyArns: input.policyArns })
+      if (minRemainingSeconds > durationSeconds) {
+        return deny('invalid_min_remaining', badRequest('invalid_min_remaining', `minRemainingSeconds ${minRemainingSeconds} exceeds durationSeconds ${durationSeconds}`))
       }
-      // Everything the credentials.issued event will carry is checked before AWS is asked (the
-      // client name reaches it through the session name).
-      try {
-        assertNoSecrets(requested)
-      } catch (error) {
-        if (!(error instanceof AuditSecretError)) throw error
-        await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'secret_in_request' } })
-        throw badRequest('secret_in_request', 'the API client\'s name looks like a deputy API token and would be written to the audit trail; rename the client')
-      }
-      const outcome = await aws.sts.assumeRole({
-        roleArn: connection.roleArn,
-        sessionName,
-        externalId: connection.externalId.value,
-        durationSeconds,
-        policy,
-        policyArns: input.policyArns,
-        sourceIdentity
-      }, { retryBudgetMs: aws.settings.stsRetryBudgetMs })
-
-      if (!outcome.ok) {
-        const { failure } = outcome
-        const details = { reason: failure.kind === 'denied' ? 'role_access_denied' : `sts_${failure.kind}`, purpose: input.purpose, sessionName, clientRequestId, stsErrorCode: failure.code, stsRequestId: failure.requestId, attempts: outcome.attempts }
-        if (failure.kind !== 'denied') {
-          await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details })
-          throw stsRefusal(failure)
-        }
-        const verdict = await denials.check({
-          aws,
-          claimProbe: async () => (await probeBudget.claim(caller, { customerId: connection.customerId, resource: { type: 'connection', id: connection.id }, phase: 'issuance_check', budgetPerHour: aws.settings.probeBudgetPerCustomerPerHour, cooldownMs: 0 })).ok,
-          otherCustomersFailedRecently: () => connectionsRepository.countOtherCustomersFailedSince(prisma, connection.customerId, new Date(Date.now() - BREAKER_WINDOW_MS), BREAKER_CUSTOMERS)
-        }, { roleArn: connection.roleArn, externalId: connection.externalId.value }, issuanceId, sourceIdentity)
-        if (verdict.cause === 'vendor_identity') {
-          await audit.record(prisma, { ...base, id: issuanceId, action: 'credentials.denied', outcome: 'denied', details: { ...details, reason: 'vendor_identity_denied', control: verdict.control } })
-          throw new AppError({ status: 503, code: 'aws_credentials_invalid', title: 'Service unavailable', detail: 'AWS refuses deputy\'s own identity (its control role is refused too, or connections of several customers failed at once: a missing sts:AssumeRole permission or a service control policy on the vendor account); the connection was left as it is and an operator must fix deputy\'s AWS identity', extensions: { stsErrorCode: failure.code, stsRequestId: failure.requestId }, headers: { 'retry-after': '60' } })
-        }
-        await prisma.$transaction(async (tx) => {
-          if (verdict.cause === 'role' && await connectionsRepository.setStatus(tx, connection.id, 'active', 'failed', new Date(), connection.externalIdId)) {
-            await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: 'active', to: 'failed', reason: 'access_denied_at_issuance', confirmed: true, control: verdict.control, stsRequestId: failure.requestId } })
-          }
-          // The confirming probe's session is named after this event's id: CloudTrail leads here.
-          await audit.record(tx, { ...base, id: issuanceId, action: 'credentials.denied', outcome: 'denied', details: { ...details, confirmed: verdict.cause === 'role', ...(verdict.cause === 'role' ? { control: verdict.control } : { unconfirmed: verdict.why }) } })
-        })
-        throw stsRefusal(failure, verdict.cause === 'role')
-      }
-
-      denials.identityWorks()
-      const { credentials, assumedRoleArn } = outcome.value
-      const session = { accessKeyId: credentials.accessKeyId, expiration: credentials.expiration.toISOString(), roleArn: connection.roleArn, sessionName, stsRequestId: outcome.requestId }
-      const issued = {
-        ...base,
-        id: issuanceId,
-        action: 'credentials.issued',
-        outcome: 'success' as const,
-        // The fresh secrets must not appear anywhere in the event.
-        secrets: [credentials.secretAccessKey, credentials.sessionToken],
-        details: { ...requested, assumedRoleArn, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
-      }
-      const refusal = { purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
-      const committed = await commitIssuance(connection, issued, refusal).catch((error: unknown) => {
-        deps.onUnauditedSession?.(error, session)
-        throw unavailableAudit()
+      const rendered = renderSessionTags(aws.settings.sessionTags, {
+        'customer.id': connection.customerId,
+        'customer.reference': connection.customer.reference ?? '',
+        'customer.name': connection.customer.name,
+        'client.id': caller.actor.clientId ?? '',
+        'client.name': caller.actor.clientName,
+        'connection.id': connection.id,
+        purpose: input.purpose
       })
-      if ('frozen' in committed) {
-        const { reason } = await issuanceFreezeRepository.read(prisma)
-        throw issuanceFrozen(`${reason ?? 'no reason given'}; frozen while the credentials were being issued: the session AWS issued was dropped and expires by itself at ${session.expiration}`)
+      if (!rendered.ok) {
+        // The value is not repeated: it is what the caller sent or what deputy holds, and the key says which.
+        return deny('session_tag_invalid', badRequest('session_tag_invalid', `the session tag "${rendered.key}" (from {${rendered.placeholders.join('}, {')}}) would not be a valid tag value: it ${rendered.problem}; nothing was issued`), { tagKey: rendered.key })
       }
-      if ('clientRevoked' in committed) {
-        throw unauthorized(`this API token was revoked while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration}`)
+      const tags = rendered.tags
+      const sourceIdentity = aws.settings.sourceIdentity ? sourceIdentityFor(caller.actor.clientName) : undefined
+      const fresh = async (): Promise<{ session: HeldSession, result: IssuedCredentials }> => {
+        // The id of the credentials.issued event, chosen now so the session is named after it.
+        const issuanceId = randomUUID()
+        const sessionName = issuanceSessionName(caller.actor.clientName, connection.customerId, issuanceId)
+        const requested = {
+          assumedRoleArn: null as string | null,
+          sessionName,
+          sourceIdentity: sourceIdentity ?? null,
+          purpose: input.purpose,
+          durationSeconds,
+          clientRequestId,
+          ...(input.sessionPolicy === undefined ? {} : { sessionPolicy: input.sessionPolicy }),
+          ...(input.policyArns === undefined ? {} : { policyArns: input.policyArns }),
+          ...(tags.length === 0 ? {} : { sessionTags: tags })
+        }
+        // Everything the credentials.issued event will carry is checked before AWS is asked (the
+        // client name reaches it through the session name).
+        try {
+          assertNoSecrets(requested)
+        } catch (error) {
+          if (!(error instanceof AuditSecretError)) throw error
+          await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details: { reason: 'secret_in_request' } })
+          throw badRequest('secret_in_request', 'the API client\'s name looks like a deputy API token and would be written to the audit trail; rename the client')
+        }
+        const outcome = await aws.sts.assumeRole({
+          roleArn: connection.roleArn,
+          sessionName,
+          externalId: connection.externalId.value,
+          durationSeconds,
+          policy,
+          policyArns: input.policyArns,
+          sourceIdentity,
+          tags
+        }, { retryBudgetMs: aws.settings.stsRetryBudgetMs })
+
+        if (!outcome.ok) {
+          const { failure } = outcome
+          const details = { reason: failure.kind === 'denied' ? 'role_access_denied' : `sts_${failure.kind}`, purpose: input.purpose, sessionName, clientRequestId, stsErrorCode: failure.code, stsRequestId: failure.requestId, attempts: outcome.attempts }
+          if (failure.kind !== 'denied') {
+            await audit.record(prisma, { ...base, action: 'credentials.denied', outcome: 'denied', details })
+            throw stsRefusal(failure)
+          }
+          const verdict = await denials.check({
+            aws,
+            claimProbe: async () => (await probeBudget.claim(caller, { customerId: connection.customerId, resource: { type: 'connection', id: connection.id }, phase: 'issuance_check', budgetPerHour: aws.settings.probeBudgetPerCustomerPerHour, cooldownMs: 0 })).ok,
+            otherCustomersFailedRecently: () => connectionsRepository.countOtherCustomersFailedSince(prisma, connection.customerId, new Date(Date.now() - BREAKER_WINDOW_MS), BREAKER_CUSTOMERS)
+          }, { roleArn: connection.roleArn, externalId: connection.externalId.value, tags }, issuanceId, sourceIdentity)
+          if (verdict.cause === 'vendor_identity') {
+            await audit.record(prisma, { ...base, id: issuanceId, action: 'credentials.denied', outcome: 'denied', details: { ...details, reason: 'vendor_identity_denied', control: verdict.control } })
+            throw new AppError({ status: 503, code: 'aws_credentials_invalid', title: 'Service unavailable', detail: 'AWS refuses deputy\'s own identity (its control role is refused too, or connections of several customers failed at once: a missing sts:AssumeRole permission or a service control policy on the vendor account); the connection was left as it is and an operator must fix deputy\'s AWS identity', extensions: { stsErrorCode: failure.code, stsRequestId: failure.requestId }, headers: { 'retry-after': '60' } })
+          }
+          await prisma.$transaction(async (tx) => {
+            if (verdict.cause === 'role' && await connectionsRepository.setStatus(tx, connection.id, 'active', 'failed', new Date(), connection.externalIdId)) {
+              await audit.record(tx, { ...base, action: 'connection.status_changed', outcome: 'success', details: { from: 'active', to: 'failed', reason: 'access_denied_at_issuance', confirmed: true, control: verdict.control, stsRequestId: failure.requestId } })
+            }
+            // The confirming probe's session is named after this event's id: CloudTrail leads here.
+            await audit.record(tx, { ...base, id: issuanceId, action: 'credentials.denied', outcome: 'denied', details: { ...details, confirmed: verdict.cause === 'role', ...(verdict.cause === 'role' ? { control: verdict.control } : { unconfirmed: verdict.why }) } })
+          })
+          throw stsRefusal(failure, verdict.cause === 'role')
+        }
+
+        denials.identityWorks()
+        const { credentials, assumedRoleArn } = outcome.value
+        const session = { accessKeyId: credentials.accessKeyId, expiration: credentials.expiration.toISOString(), roleArn: connection.roleArn, sessionName, stsRequestId: outcome.requestId }
+        const issued = {
+          ...base,
+          id: issuanceId,
+          action: 'credentials.issued',
+          outcome: 'success' as const,
+          // The fresh secrets must not appear anywhere in the event.
+          secrets: [credentials.secretAccessKey, credentials.sessionToken],
+          details: { ...requested, assumedRoleArn, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
+        }
+        const refusal = { purpose: input.purpose, clientRequestId, sessionName, accessKeyId: session.accessKeyId, expiration: session.expiration, stsRequestId: outcome.requestId }
+        const committed = await commitIssuance(connection, issued, refusal).catch((error: unknown) => {
+          deps.onUnauditedSession?.(error, session)
+          throw unavailableAudit()
+        })
+        if ('frozen' in committed) {
+          const { reason } = await issuanceFreezeRepository.read(prisma)
+          throw issuanceFrozen(`${reason ?? 'no reason given'}; frozen while the credentials were being issued: the session AWS issued was dropped and expires by itself at ${session.expiration}`)
+        }
+        if ('clientRevoked' in committed) {
+          throw unauthorized(`this API token was revoked while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration}`)
+        }
+        if ('refused' in committed) {
+          throw notActive(`${committed.refused} (changed while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration})`, true)
+        }
+        const held: HeldSession = { credentials, assumedRoleArn, sessionName, sourceIdentity: outcome.value.sourceIdentity ?? sourceIdentity ?? null, auditEventId: committed.eventId, customerId: connection.customerId, tags }
+        return { session: held, result: issuedCredentials(held, committed.eventId, null) }
       }
-      if ('refused' in committed) {
-        throw notActive(`${committed.refused} (changed while the credentials were being issued; the session AWS issued was dropped and expires by itself at ${session.expiration})`, true)
-      }
-      return {
-        credentials: {
-          accessKeyId: credentials.accessKeyId,
-          secretAccessKey: credentials.secretAccessKey,
-          sessionToken: credentials.sessionToken,
-          expiration: session.expiration
-        },
-        ttlSeconds: Math.max(0, Math.round((credentials.expiration.getTime() - Date.now()) / 1000)),
-        assumedRoleArn,
-        sessionName,
-        sourceIdentity: outcome.value.sourceIdentity ?? sourceIdentity ?? null,
-        auditEventId: committed.eventId
-      }
+
+      if (reuse === undefined) return (await fresh()).result
+
+      // Concurrent identical requests all miss above; past the read, all but the first find its
+      // issuance in flight. A hand-out refused here (something changed since the read) leaves the
+      // decision to a fresh issuance, whose commit re-checks and audits as always.
+      const held = reuse.find(key, minRemainingMs) ?? usable(await reuse.inFlight(key))
+      const handed = held === undefined ? undefined : await handOut(caller, { connectionId: connection.id, key, reuse, held, requested: requestedOf(held.tags) })
+      if (handed !== undefined) return handed
+      const owner: SessionOwner = { connectionId: connection.id, customerId: connection.customerId, externalIdId: connection.externalIdId, clientId: caller.actor.clientId ?? '' }
+      return reuse.lead(key, owner, fresh)
     }
   }
-}
-
-/** Why a connection cannot issue now, or null when it can. */
-function unusableReason (connectionStatus: string, externalIdStatus: string, customerStatus: string, ids: { id: string, customerId: string, externalIdId: string }): string | null {
-  if (connectionStatus !== 'active') return `connection ${ids.id} is ${connectionStatus}`
-  if (externalIdStatus !== 'active') return `external ID ${ids.externalIdId} is ${externalIdStatus}`
-  if (customerStatus !== 'active') return `customer ${ids.customerId} is ${customerStatus}`
-  return null
-}
-
-function notActive (what: string, final: boolean): AppError {
-  return new AppError({ status: 409, code: 'connection_not_active', title: 'Conflict', detail: `${what}; only active connections of active customers issue credentials${final ? '' : ' (POST /v1/connections/{id}/verify re-runs the probe)'}` })
 }
 
 export type CredentialsService = ReturnType<typeof createCredentialsService>

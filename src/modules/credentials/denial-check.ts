@@ -24,6 +24,8 @@ export type DenialVerdict =
 export interface DenialTarget {
   roleArn: string
   externalId: string
+  /** The refused request's session tags, so the confirmation asks for what it asked for. */
+  tags?: ReadonlyArray<{ key: string, value: string }> | undefined
 }
 
 export interface DenialCheckDeps {
@@ -41,14 +43,15 @@ export const BREAKER_WINDOW_MS = 10 * 60 * 1000
 /** A vendor-identity verdict is reused this long (or until an AssumeRole succeeds), so an outage costs no extra STS calls. */
 const VERDICT_TTL_MS = 30_000
 
-async function refused (aws: AwsAccess, target: { roleArn: string, externalId?: string | undefined }, probeId: string, sourceIdentity: string | undefined): Promise<boolean | null> {
+async function refused (aws: AwsAccess, target: { roleArn: string, externalId?: string | undefined, tags?: DenialTarget['tags'] }, probeId: string, sourceIdentity: string | undefined): Promise<boolean | null> {
   const outcome = await aws.sts.assumeRole({
     roleArn: target.roleArn,
     sessionName: probeSessionName(probeId),
     externalId: target.externalId,
     durationSeconds: 900,
     policy: DENY_ALL_SESSION_POLICY,
-    sourceIdentity
+    sourceIdentity,
+    tags: target.tags
   }, { retryBudgetMs: aws.settings.stsRetryBudgetMs })
   if (outcome.ok) return false
   return outcome.failure.kind === 'denied' ? true : null

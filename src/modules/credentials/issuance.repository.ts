@@ -12,7 +12,8 @@ export interface IssuanceTarget {
   externalIdId: string
   roleArn: string
   status: string
-  customer: { status: string }
+  /** The name and externalRef (reference) go into session tags when SESSION_TAGS names them. */
+  customer: { status: string, name: string, reference: string | null }
   externalId: { value: string, status: string }
 }
 
@@ -29,6 +30,8 @@ interface ReadRow extends Record<string, unknown> {
   roleArn: string
   status: string
   customerStatus: string
+  customerName: string
+  customerReference: string | null
   externalIdValue: string
   externalIdStatus: string
   frozen: boolean
@@ -39,6 +42,7 @@ interface ReadRow extends Record<string, unknown> {
 const READ_SQL = `
 SELECT c."id"::text AS "id", c."customer_id"::text AS "customerId", c."external_id_id"::text AS "externalIdId",
        c."role_arn" AS "roleArn", c."status"::text AS "status", cu."status"::text AS "customerStatus",
+       cu."name" AS "customerName", cu."external_ref" AS "customerReference",
        e."value"::text AS "externalIdValue", e."status"::text AS "externalIdStatus",
        f."frozen" AS "frozen", f."reason" AS "freezeReason"
   FROM "issuance_freeze" f
@@ -72,6 +76,39 @@ WITH state AS (
 )
 SELECT (SELECT "id"::text FROM issued) AS "eventId"`
 
+/** Where a hand-out stood when its event was to be committed: eventId null means refused. */
+export interface HandOutState {
+  eventId: string | null
+  connectionStatus: string | null
+  externalIdStatus: string | null
+  customerStatus: string | null
+  frozen: boolean | null
+  clientRevoked: boolean | null
+}
+
+// A hand-out of a held session (CREDENTIAL_REUSE), the only statement of its request: READ_SQL's
+// tenant scope and COMMIT_SQL's checks, plus the calling client under the same share lock, since
+// no AssumeRole stands between the request's authentication and this event. Returns the state it
+// saw; no row state (another tenant's connection) reads as all null.
+const HAND_OUT_SQL = `
+WITH state AS (
+  SELECT c."status"::text AS "connectionStatus", e."status"::text AS "externalIdStatus",
+         cu."status"::text AS "customerStatus", f."frozen", a."revoked_at" IS NOT NULL AS "clientRevoked"
+    FROM "connections" c, "external_ids" e, "customers" cu, "issuance_freeze" f, "api_clients" a
+   WHERE c."id" = $1::uuid AND ($3::uuid IS NULL OR c."customer_id" = $3::uuid)
+     AND e."id" = c."external_id_id" AND cu."id" = c."customer_id" AND f."id" AND a."id" = $2::uuid
+     FOR SHARE OF c, e, cu, f, a
+), issued AS (
+  INSERT INTO "audit_events" (${AUDIT_COLUMNS})
+  SELECT ${auditPlaceholders(4)} FROM state
+   WHERE "connectionStatus" = 'active' AND "externalIdStatus" = 'active' AND "customerStatus" = 'active' AND NOT "frozen" AND NOT "clientRevoked"
+  RETURNING "id"
+)
+SELECT (SELECT "id"::text FROM issued) AS "eventId",
+       (SELECT "connectionStatus" FROM state) AS "connectionStatus", (SELECT "externalIdStatus" FROM state) AS "externalIdStatus",
+       (SELECT "customerStatus" FROM state) AS "customerStatus", (SELECT "frozen" FROM state) AS "frozen",
+       (SELECT "clientRevoked" FROM state) AS "clientRevoked"`
+
 export function createIssuanceRepository () {
   return {
     async read (sql: SqlClient, scope: TenantScope, connectionId: string): Promise<IssuanceRead> {
@@ -86,7 +123,7 @@ export function createIssuanceRepository () {
           externalIdId: row.externalIdId,
           roleArn: row.roleArn,
           status: row.status,
-          customer: { status: row.customerStatus },
+          customer: { status: row.customerStatus, name: row.customerName, reference: row.customerReference },
           externalId: { value: row.externalIdValue, status: row.externalIdStatus }
         },
         freeze
@@ -101,6 +138,12 @@ export function createIssuanceRepository () {
     async commitIssued (sql: SqlClient, connectionId: string, clientId: string | null, event: PreparedAuditEvent): Promise<string | null> {
       const [row] = await sql.query<{ eventId: string | null }>(COMMIT_SQL, [connectionId, clientId, ...event.params])
       return row?.eventId ?? null
+    },
+
+    /** Commits a hand-out's credentials.issued event if the connection and the client still allow it. */
+    async commitHandOut (sql: SqlClient, scope: TenantScope, connectionId: string, clientId: string, event: PreparedAuditEvent): Promise<HandOutState> {
+      const [row] = await sql.query<HandOutState & Record<string, unknown>>(HAND_OUT_SQL, [connectionId, clientId, scope.customerId, ...event.params])
+      return row ?? { eventId: null, connectionStatus: null, externalIdStatus: null, customerStatus: null, frozen: null, clientRevoked: null }
     }
   }
 }

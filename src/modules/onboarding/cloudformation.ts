@@ -19,6 +19,8 @@ export interface RoleSpec {
   vendorPrincipalArn: string
   /** Also trust sts:SetSourceIdentity (deputy sets a source identity on every session). */
   sourceIdentity: boolean
+  /** Also trust sts:TagSession (deputy tags every session: SESSION_TAGS). */
+  tagSession?: boolean | undefined
   roleName: string
   maxSessionDuration: number
   permissions: PermissionSet
@@ -67,7 +69,7 @@ function roleResource (role: RoleSpec, externalIdValue: unknown): Record<string,
         Statement: [{
           Effect: 'Allow',
           Principal: { AWS: role.vendorPrincipalArn },
-          Action: trustedActions(role.sourceIdentity),
+          Action: trustedActions(role.sourceIdentity, role.tagSession),
           Condition: { StringEquals: { 'sts:ExternalId': externalIdValue } }
         }]
       },

@@ -29,6 +29,8 @@ export interface OnboardingKitInput {
   externalIds: readonly string[]
   /** deputy sets a source identity on sessions: the role must also trust sts:SetSourceIdentity. */
   sourceIdentity: boolean
+  /** deputy tags sessions (SESSION_TAGS): the role must also trust sts:TagSession. */
+  tagSession?: boolean | undefined
   roleName: string
   maxSessionDuration: number
   permissions: PermissionSet
@@ -68,6 +70,7 @@ export function buildOnboardingKit (input: OnboardingKitInput): OnboardingKit {
   const role: RoleSpec = {
     vendorPrincipalArn: input.vendorPrincipalArn,
     sourceIdentity: input.sourceIdentity,
+    tagSession: input.tagSession,
     roleName: input.roleName,
     maxSessionDuration: input.maxSessionDuration,
     permissions: input.permissions,

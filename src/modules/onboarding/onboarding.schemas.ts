@@ -11,7 +11,7 @@ export const TrustPolicySchema = Type.Object({
   Statement: Type.Array(Type.Object({
     Effect: Type.Literal('Allow'),
     Principal: Type.Object({ AWS: Type.String({ description: 'The vendor principal: one IAM role or user, never an account root.' }) }, { additionalProperties: false }),
-    Action: Type.Array(Type.String(), { description: '`sts:AssumeRole`, and `sts:SetSourceIdentity` when deputy sets a source identity on sessions.' }),
+    Action: Type.Array(Type.String(), { description: '`sts:AssumeRole`, `sts:SetSourceIdentity` when deputy sets a source identity on sessions, and `sts:TagSession` when it tags them (SESSION_TAGS).' }),
     Condition: Type.Object({
       StringEquals: Type.Object({
         'sts:ExternalId': Type.Union([ExternalIdValue, Type.Array(ExternalIdValue, { minItems: 2, maxItems: 2 })], { description: 'Exactly this external ID (both IDs only during a rotation).' })

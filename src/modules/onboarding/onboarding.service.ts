@@ -24,10 +24,11 @@ export interface Deps {
 }
 
 /** The role the configuration describes, for the vendor principal deputy runs as. */
-export function roleSpecOf (settings: OnboardingConfig, aws: { vendorPrincipalArn: string, sourceIdentity: boolean }): RoleSpec {
+export function roleSpecOf (settings: OnboardingConfig, aws: { vendorPrincipalArn: string, sourceIdentity: boolean, sessionTags?: readonly unknown[] | undefined }): RoleSpec {
   return {
     vendorPrincipalArn: aws.vendorPrincipalArn,
     sourceIdentity: aws.sourceIdentity,
+    tagSession: (aws.sessionTags?.length ?? 0) > 0,
     roleName: settings.roleName,
     maxSessionDuration: settings.maxSessionDuration,
     permissions: settings.permissions,
@@ -39,13 +40,13 @@ export function createOnboardingService (deps: Deps) {
   const { prisma, externalIdsRepository, customersRepository, settings } = deps
 
   /** The vendor principal, if customers can be told to trust it. */
-  function vendorPrincipal (): { vendorPrincipalArn: string, sourceIdentity: boolean, partition: string } {
-    const { vendorPrincipalArn, sourceIdentity } = requireAws(deps.aws).settings
+  function vendorPrincipal (): { vendorPrincipalArn: string, sourceIdentity: boolean, sessionTags: readonly unknown[], partition: string } {
+    const { vendorPrincipalArn, sourceIdentity, sessionTags } = requireAws(deps.aws).settings
     const principal = parsePrincipalArn(vendorPrincipalArn)
     if (principal === undefined || principal.kind === 'assumed-role') {
       throw new AppError({ status: 503, code: 'onboarding_unavailable', title: 'Service unavailable', detail: `VENDOR_PRINCIPAL_ARN is a role session (${vendorPrincipalArn}); customers must trust the role itself, so deputy hands out no onboarding kit until VENDOR_PRINCIPAL_ARN names the role (arn:${principal?.partition ?? 'aws'}:iam::<account>:role/<path/>name)` })
     }
-    return { vendorPrincipalArn, sourceIdentity, partition: principal.partition }
+    return { vendorPrincipalArn, sourceIdentity, sessionTags, partition: principal.partition }
   }
 
   /**

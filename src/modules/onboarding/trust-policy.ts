@@ -50,15 +50,21 @@ export function checkExternalIds (externalIds: readonly string[]): asserts exter
   if (externalIds[0] === externalIds[1]) throw new OnboardingInputError('the two external IDs are the same')
 }
 
-/** sts:AssumeRole, and sts:SetSourceIdentity when deputy sets a source identity on sessions. */
-export const trustedActions = (sourceIdentity: boolean): string[] =>
-  sourceIdentity ? ['sts:AssumeRole', 'sts:SetSourceIdentity'] : ['sts:AssumeRole']
+/**
+ * sts:AssumeRole, sts:SetSourceIdentity when deputy sets a source identity on sessions, and
+ * sts:TagSession only when deputy tags sessions (SESSION_TAGS): a role grants no more than is used.
+ */
+export const trustedActions = (sourceIdentity: boolean, tagSession = false): string[] => [
+  'sts:AssumeRole',
+  ...(sourceIdentity ? ['sts:SetSourceIdentity'] : []),
+  ...(tagSession ? ['sts:TagSession'] : [])
+]
 
 /** The condition value: the ID itself, or both IDs during a rotation. */
 export const externalIdCondition = (externalIds: ExternalIds): string | string[] =>
   externalIds.length === 1 ? externalIds[0] : [...externalIds]
 
-export function buildTrustPolicy (input: { vendorPrincipalArn: string, externalIds: readonly string[], sourceIdentity: boolean }): TrustPolicy {
+export function buildTrustPolicy (input: { vendorPrincipalArn: string, externalIds: readonly string[], sourceIdentity: boolean, tagSession?: boolean | undefined }): TrustPolicy {
   checkVendorPrincipal(input.vendorPrincipalArn)
   const { externalIds } = input
   checkExternalIds(externalIds)
@@ -67,7 +73,7 @@ export function buildTrustPolicy (input: { vendorPrincipalArn: string, externalI
     Statement: [{
       Effect: 'Allow',
       Principal: { AWS: input.vendorPrincipalArn },
-      Action: trustedActions(input.sourceIdentity),
+      Action: trustedActions(input.sourceIdentity, input.tagSession),
       Condition: { StringEquals: { 'sts:ExternalId': externalIdCondition(externalIds) } }
     }]
   }

@@ -2766,7 +2766,7 @@ export interface operations {
                                     /** @description The vendor principal: one IAM role or user, never an account root. */
                                     AWS: string;
                                 };
-                                /** @description `sts:AssumeRole`, and `sts:SetSourceIdentity` when deputy sets a source identity on sessions. */
+                                /** @description `sts:AssumeRole`, `sts:SetSourceIdentity` when deputy sets a source identity on sessions, and `sts:TagSession` when it tags them (SESSION_TAGS). */
                                 Action: string[];
                                 Condition: {
                                     StringEquals: {
@@ -3019,7 +3019,7 @@ export interface operations {
                                         /** @description The vendor principal: one IAM role or user, never an account root. */
                                         AWS: string;
                                     };
-                                    /** @description `sts:AssumeRole`, and `sts:SetSourceIdentity` when deputy sets a source identity on sessions. */
+                                    /** @description `sts:AssumeRole`, `sts:SetSourceIdentity` when deputy sets a source identity on sessions, and `sts:TagSession` when it tags them (SESSION_TAGS). */
                                     Action: string[];
                                     Condition: {
                                         StringEquals: {
@@ -4306,6 +4306,8 @@ export interface operations {
                     };
                     /** @description Managed policies that further narrow the session. */
                     policyArns?: string[];
+                    /** @description With CREDENTIAL_REUSE=on: a session deputy already holds for an identical request is handed out only if it has at least this long left (default 300, at most durationSeconds). Without reuse every response is a fresh session. */
+                    minRemainingSeconds?: number;
                 };
             };
         };
@@ -4337,6 +4339,8 @@ export interface operations {
                          * @description The credentials.issued audit event, committed before this response was sent.
                          */
                         auditEventId: string;
+                        /** @description Set when this is a session deputy already held (CREDENTIAL_REUSE=on): the credentials.issued event of the AssumeRole that made it. Its expiration is that session's own and ttlSeconds what is left of it. */
+                        reusedAuditEventId: string | null;
                     };
                 };
             };
