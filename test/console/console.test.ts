@@ -7,22 +7,19 @@
 // confirmation, a bound token's view, a wrong token's 401 message, sign out. Every page is
 // checked by axe-core and screenshotted at 1280x800 (test-output/console-screenshots/), and the
 // page must report no CSP violation and make no request to another origin.
-import { execFile } from 'node:child_process'
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import type { Page } from 'playwright-core'
 import t from 'tap'
 import { defaultConsoleDir } from '../../src/plugins/console.js'
 import { ADMIN_TOKEN, call } from '../helpers/app.js'
+import { ensureConsoleBuilt } from '../helpers/console-build.js'
 import { axeViolations, launchChromium, openPage, screenshot, seriousOrCritical, type WatchedPage } from '../helpers/browser.js'
 import { awsAccount, createApiClient, createCustomer } from '../helpers/fixtures.js'
 import { buildSandboxApp } from '../helpers/sandbox-app.js'
 
-const consoleRoot = fileURLToPath(new URL('../../web/console/', import.meta.url))
 // The console as `npm run build` builds it, so the test always drives the current source.
-await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../../node_modules/vite/bin/vite.js', import.meta.url)), 'build', '--logLevel', 'warn'], { cwd: consoleRoot })
+await ensureConsoleBuilt()
 
 t.test('the built console stays under 150 KB of compressed JavaScript', async (t) => {
   const assets = new URL('assets/', `file://${defaultConsoleDir}/`)

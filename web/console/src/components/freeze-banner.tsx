@@ -27,7 +27,7 @@ export function FreezeBanner ({ ready }: { ready: Readiness | undefined }) {
   return (
     <div class='banner banner-frozen' role='status'>
       <strong>Credential issuance is frozen.</strong> deputy refuses every credential request until an operator unfreezes it.
-      {ready.issuanceFreezeReason !== undefined && ready.issuanceFreezeReason !== null && <> Reason: “{ready.issuanceFreezeReason}”.</>}
+      {ready.issuanceFreezeReason !== undefined && ready.issuanceFreezeReason !== null && <span class='clamp' title={ready.issuanceFreezeReason} tabIndex={0}>Reason: “{ready.issuanceFreezeReason}”.</span>}
     </div>
   )
 }

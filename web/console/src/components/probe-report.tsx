@@ -51,16 +51,16 @@ export function ProbeReportView ({ report }: { report: ProbeReport }) {
       )}
       <table class='list'>
         <caption>Calls made at {utc(report.checkedAt)} ({report.durationMs} ms) to {report.roleArn}</caption>
-        <thead><tr><th scope='col'>Check</th><th scope='col'>Expected</th><th scope='col'>AWS answered</th><th scope='col'>Detail</th></tr></thead>
+        <thead><tr><th scope='col' class='w-check'>Check</th><th scope='col' class='w-expect'>Expected</th><th scope='col' class='w-answer'>AWS answered</th><th scope='col'>Detail</th></tr></thead>
         <tbody>
           {report.calls.map((call) => {
             const step = STEPS[call.step]
             return (
               <tr key={call.step}>
-                <td>{step.what}</td>
-                <td>{step.expected}</td>
-                <td><span class={`badge badge-${call.outcome === step.expected ? 'ok' : call.step === 'read_trust_policy' ? 'muted' : 'bad'}`}>{call.outcome}</span>{call.outcome === step.expected || call.step === 'read_trust_policy' ? '' : ' not as expected'}</td>
-                <td>{call.errorCode === null ? '' : <><code>{call.errorCode}</code> {call.errorMessage}</>}{call.attempts > 1 ? ` (${call.attempts} attempts)` : ''}</td>
+                <td data-label='Check'>{step.what}</td>
+                <td data-label='Expected'>{step.expected}</td>
+                <td data-label='AWS answered'><span class={`badge badge-${call.outcome === step.expected ? 'ok' : call.step === 'read_trust_policy' ? 'muted' : 'bad'}`}>{call.outcome}</span>{call.outcome === step.expected || call.step === 'read_trust_policy' ? '' : ' not as expected'}</td>
+                <td data-label='Detail'>{call.errorCode === null ? '' : <><code>{call.errorCode}</code> {call.errorMessage}</>}{call.attempts > 1 ? ` (${call.attempts} attempts)` : ''}</td>
               </tr>
             )
           })}

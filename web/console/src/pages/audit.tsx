@@ -6,6 +6,7 @@ import { api, rawFetch, unwrap } from '../api/client'
 import { ApiProblem } from '../api/problem'
 import type { AuditEvent, AuditQuery } from '../api/types'
 import { ProblemMessage } from '../components/problem-message'
+import { Clip } from '../components/clip'
 import { StatusBadge } from '../components/status-badge'
 import { saveAs } from '../lib/download'
 import { utc } from '../lib/format'
@@ -101,7 +102,7 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
       {page.data !== undefined && (
         <table class='list events'>
           <caption class='visually-hidden'>Audit events, newest first</caption>
-          <thead><tr><th scope='col'>Seq</th><th scope='col'>When (UTC)</th><th scope='col'>Action</th><th scope='col'>Outcome</th><th scope='col'>Customer</th><th scope='col'>Detail</th></tr></thead>
+          <thead><tr><th scope='col' class='w-seq'>Seq</th><th scope='col' class='w-date'>When (UTC)</th><th scope='col' class='w-action'>Action</th><th scope='col' class='w-status'>Outcome</th><th scope='col'>Customer</th><th scope='col' class='w-detail'>Detail</th></tr></thead>
           <tbody>
             {page.data.items.length === 0 && <tr><td colSpan={6}>No event matches.</td></tr>}
             {page.data.items.map((event) => (
@@ -122,11 +123,11 @@ function EventRow ({ event, customer, open, onToggle }: { event: AuditEvent, cus
   return (
     <>
       <tr class={open ? 'open' : ''}>
-        <td>{event.seq}</td>
-        <td>{utc(event.occurredAt)}</td>
-        <td><code>{event.action}</code></td>
-        <td><StatusBadge status={event.outcome} /></td>
-        <td>{customer}</td>
+        <td data-label='Seq'>{event.seq}</td>
+        <td data-label='When (UTC)'>{utc(event.occurredAt)}</td>
+        <td data-label='Action'><code>{event.action}</code></td>
+        <td data-label='Outcome'><StatusBadge status={event.outcome} /></td>
+        <td data-label='Customer'><Clip text={customer} /></td>
         <td><button type='button' class='link' aria-expanded={open} aria-controls={`event-${event.seq}`} onClick={onToggle}>{open ? 'Hide' : 'Show'} event {event.seq}</button></td>
       </tr>
       {open && (

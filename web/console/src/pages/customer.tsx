@@ -25,7 +25,7 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
   const reloadAll = (): void => { customer.reload(); externalIds.reload(); connections.reload() }
   return (
     <>
-      <h1>{c.name} <StatusBadge status={c.status} /></h1>
+      <h1 tabIndex={-1}><span class='clamp' title={c.name}>{c.name}</span> <StatusBadge status={c.status} /></h1>
       <dl class='facts'>
         <dt>deputy id</dt><dd><code>{c.id}</code></dd>
         <dt>Your reference</dt><dd>{c.externalRef ?? '—'}</dd>
@@ -45,15 +45,15 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
           ? <p>No AWS account is connected yet.</p>
           : (
             <table class='list'>
-              <thead><tr><th scope='col'>Role</th><th scope='col'>Account</th><th scope='col'>Status</th><th scope='col'>Last probe</th><th scope='col'>Next probe</th></tr></thead>
+              <thead><tr><th scope='col'>Role</th><th scope='col' class='w-account'>Account</th><th scope='col' class='w-status'>Status</th><th scope='col' class='w-date'>Last probe</th><th scope='col' class='w-date'>Next probe</th></tr></thead>
               <tbody>
                 {connections.data.items.map((connection) => (
                   <tr key={connection.id}>
-                    <td><a href={href('connections', connection.id)}>{connection.roleArn}</a></td>
-                    <td>{connection.awsAccountId}</td>
-                    <td><StatusBadge status={connection.status} /></td>
-                    <td><StatusBadge status={connection.verification.outcome} /> {relative(connection.verification.checkedAt)}</td>
-                    <td>{connection.nextProbeAt === null ? '—' : relative(connection.nextProbeAt)}</td>
+                    <td data-label='Role'><a class='clip' title={connection.roleArn} href={href('connections', connection.id)}>{connection.roleArn}</a></td>
+                    <td data-label='Account'>{connection.awsAccountId}</td>
+                    <td data-label='Status'><StatusBadge status={connection.status} /></td>
+                    <td data-label='Last probe'><StatusBadge status={connection.verification.outcome} /> {relative(connection.verification.checkedAt)}</td>
+                    <td data-label='Next probe'>{connection.nextProbeAt === null ? '—' : relative(connection.nextProbeAt)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -68,15 +68,15 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
           ? <p>No external ID minted yet.</p>
           : (
             <table class='list'>
-              <thead><tr><th scope='col'>AWS account</th><th scope='col'>External ID</th><th scope='col'>Status</th><th scope='col'>Minted</th><th scope='col'>Retired</th></tr></thead>
+              <thead><tr><th scope='col' class='w-account'>AWS account</th><th scope='col' class='w-uuid'>External ID</th><th scope='col' class='w-status'>Status</th><th scope='col' class='w-date'>Minted</th><th scope='col'>Retired</th></tr></thead>
               <tbody>
                 {externalIds.data.items.map((externalId) => (
                   <tr key={externalId.id}>
-                    <td>{externalId.awsAccountId}</td>
-                    <td><code>{externalId.externalId}</code></td>
-                    <td><StatusBadge status={externalId.status} /></td>
-                    <td>{utc(externalId.createdAt)}</td>
-                    <td>{externalId.retiredAt === null ? '—' : `${utc(externalId.retiredAt)}${externalId.retireReason === null ? '' : ` (${externalId.retireReason})`}`}</td>
+                    <td data-label='AWS account'>{externalId.awsAccountId}</td>
+                    <td data-label='External ID'><code>{externalId.externalId}</code></td>
+                    <td data-label='Status'><StatusBadge status={externalId.status} /></td>
+                    <td data-label='Minted'>{utc(externalId.createdAt)}</td>
+                    <td data-label='Retired'>{externalId.retiredAt === null ? '—' : `${utc(externalId.retiredAt)}${externalId.retireReason === null ? '' : ` (${externalId.retireReason})`}`}</td>
                   </tr>
                 ))}
               </tbody>

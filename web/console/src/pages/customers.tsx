@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client'
 import type { Customer, CustomerStatus } from '../api/types'
 import { ProblemMessage } from '../components/problem-message'
+import { Clip } from '../components/clip'
 import { StatusBadge } from '../components/status-badge'
 import { useAction, useLoad } from '../lib/use-load'
 import { utc } from '../lib/format'
@@ -52,15 +53,15 @@ export function CustomersPage ({ query }: { query: URLSearchParams }) {
       {list.data !== undefined && (
         <table class='list'>
           <caption class='visually-hidden'>Customers</caption>
-          <thead><tr><th scope='col'>Name</th><th scope='col'>Reference</th><th scope='col'>Status</th><th scope='col'>Created</th></tr></thead>
+          <thead><tr><th scope='col'>Name</th><th scope='col' class='w-ref'>Reference</th><th scope='col' class='w-status'>Status</th><th scope='col' class='w-date'>Created</th></tr></thead>
           <tbody>
             {list.data.items.length === 0 && <tr><td colSpan={4}>No customer matches.</td></tr>}
             {list.data.items.map((customer) => (
               <tr key={customer.id}>
-                <td><a href={href('customers', customer.id)}>{customer.name}</a></td>
-                <td>{customer.externalRef ?? '—'}</td>
-                <td><StatusBadge status={customer.status} /></td>
-                <td>{utc(customer.createdAt)}</td>
+                <td data-label='Name'><a class='clip' title={customer.name} href={href('customers', customer.id)}>{customer.name}</a></td>
+                <td data-label='Reference'><Clip text={customer.externalRef ?? '—'} /></td>
+                <td data-label='Status'><StatusBadge status={customer.status} /></td>
+                <td data-label='Created'>{utc(customer.createdAt)}</td>
               </tr>
             ))}
           </tbody>

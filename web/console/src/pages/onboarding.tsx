@@ -24,7 +24,7 @@ export function OnboardingWizard ({ customerId, ready }: { customerId: string, r
   if (customer.problem !== undefined) return <><h1>Connect an AWS account</h1><ProblemMessage problem={customer.problem} /></>
   return (
     <>
-      <h1>Connect an AWS account{customer.data === undefined ? '' : ` for ${customer.data.name}`}</h1>
+      <h1 tabIndex={-1}><span class='clamp' title={customer.data?.name}>Connect an AWS account{customer.data === undefined ? '' : ` for ${customer.data.name}`}</span></h1>
       <ol class='steps' aria-label='Steps'>
         {STEPS.map(([id, label], index) => <li key={id} aria-current={id === step ? 'step' : undefined} class={id === step ? 'current' : ''}>{index + 1}. {label}</li>)}
       </ol>
