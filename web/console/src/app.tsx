@@ -8,6 +8,7 @@ import { CustomerPage } from './pages/customer'
 import { CustomersPage } from './pages/customers'
 import { OnboardingWizard } from './pages/onboarding'
 import { SignIn } from './pages/sign-in'
+import { usePageArrival } from './lib/focus'
 import { useRoute } from './router'
 import { session } from './session'
 
@@ -16,6 +17,7 @@ export function App () {
   useEffect(() => session.subscribe(setSignedIn), [])
   const ready = useReadiness()
   const route = useRoute()
+  usePageArrival(`${signedIn ? 'in' : 'out'}:${route.path.join('/')}`)
   if (!signedIn) return <SignIn />
   const [section = 'customers', id, sub] = route.path
   let page

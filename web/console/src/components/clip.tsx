@@ -1,9 +1,15 @@
-// Text that may be any length (a name, a reference, an ARN): one line with an ellipsis in a
-// table cell; hover shows it whole (and its title), and so does keyboard focus when the text is
-// long enough to be cut (short values stay out of the tab order).
+// Text that may be any length (a name, a reference, an ARN). Clip: one line with an ellipsis, for
+// a table cell. Clamp: two lines, for a heading or a banner. Either way the title shows it whole
+// on hover, and so does keyboard focus when the text is long enough to be cut (short values stay
+// out of the tab order).
 const MAY_BE_CUT = 24
 
-export function Clip ({ text, code = false }: { text: string, code?: boolean }) {
-  const inner = code ? <code>{text}</code> : text
-  return <span class='clip' title={text} tabIndex={text.length > MAY_BE_CUT ? 0 : undefined}>{inner}</span>
+const focusable = (text: string): 0 | undefined => text.length > MAY_BE_CUT ? 0 : undefined
+
+export function Clip ({ text }: { text: string }) {
+  return <span class='clip' title={text} tabIndex={focusable(text)}>{text}</span>
+}
+
+export function Clamp ({ text, title = text }: { text: string, title?: string | undefined }) {
+  return <span class='clamp' title={title} tabIndex={focusable(text)}>{text}</span>
 }

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { readiness } from '../api/sandbox'
 import type { Readiness } from '../api/types'
+import { Clamp } from './clip'
 
 const POLL_MS = 10_000
 
@@ -27,7 +28,7 @@ export function FreezeBanner ({ ready }: { ready: Readiness | undefined }) {
   return (
     <div class='banner banner-frozen' role='status'>
       <strong>Credential issuance is frozen.</strong> deputy refuses every credential request until an operator unfreezes it.
-      {ready.issuanceFreezeReason !== undefined && ready.issuanceFreezeReason !== null && <span class='clamp' title={ready.issuanceFreezeReason} tabIndex={0}>Reason: “{ready.issuanceFreezeReason}”.</span>}
+      {ready.issuanceFreezeReason !== undefined && ready.issuanceFreezeReason !== null && <Clamp text={`Reason: “${ready.issuanceFreezeReason}”.`} title={ready.issuanceFreezeReason} />}
     </div>
   )
 }

@@ -4,6 +4,7 @@ import type { ComponentChildren } from 'preact'
 import type { Readiness } from '../api/types'
 import { href } from '../router'
 import { session } from '../session'
+import { ANNOUNCER_ID } from '../lib/focus'
 import { FreezeBanner } from './freeze-banner'
 
 export function Layout ({ ready, section, children }: { ready: Readiness | undefined, section: string, children: ComponentChildren }) {
@@ -22,6 +23,7 @@ export function Layout ({ ready, section, children }: { ready: Readiness | undef
       </header>
       <FreezeBanner ready={ready} />
       <main id='main' tabIndex={-1}>{children}</main>
+      <p id={ANNOUNCER_ID} class='visually-hidden' role='status' />
     </>
   )
 }

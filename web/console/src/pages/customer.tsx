@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client'
 import type { Customer, OffboardedCustomer } from '../api/types'
+import { Clamp } from '../components/clip'
 import { ConfirmDialog } from '../components/confirm-dialog'
 import { ProblemMessage } from '../components/problem-message'
 import { RevocationImpact } from '../components/revocation-impact'
@@ -25,7 +26,7 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
   const reloadAll = (): void => { customer.reload(); externalIds.reload(); connections.reload() }
   return (
     <>
-      <h1 tabIndex={-1}><span class='clamp' title={c.name}>{c.name}</span> <StatusBadge status={c.status} /></h1>
+      <h1 tabIndex={-1}><Clamp text={c.name} /> <StatusBadge status={c.status} /></h1>
       <dl class='facts'>
         <dt>deputy id</dt><dd><code>{c.id}</code></dd>
         <dt>Your reference</dt><dd>{c.externalRef ?? '—'}</dd>
