@@ -50,7 +50,7 @@ t.test('focus follows the keyboard user through the console', async (t) => {
   t.equal(await page.title(), 'Customers · deputy console', 'the title names the page')
   t.equal(await announced(page), 'Customers', 'and the page is announced')
   await page.keyboard.press('Tab')
-  t.equal(await focused(page), 'input: search', 'Tab goes on to the page\'s first control')
+  t.equal(await focused(page), 'input: name', 'Tab goes on to the page\'s first control (a new customer\'s name)')
 
   await page.locator('table.list tbody tr').first().waitFor()
   await press('Initech Keyboard', 'link')

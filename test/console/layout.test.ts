@@ -95,7 +95,7 @@ t.test('every console page fits a desktop and a phone, whatever the names', asyn
       await page.getByLabel('API token').fill(ADMIN_TOKEN)
       await page.getByRole('button', { name: 'Sign in' }).click()
 
-      await page.getByRole('heading', { name: 'Customers' }).waitFor()
+      await page.getByRole('heading', { name: 'Customers', exact: true }).waitFor()
       await page.locator('table.list tbody tr').nth(20).waitFor()
       await check('customers')
       const name = page.locator('table.list a.clip', { hasText: LONG_NAME })
