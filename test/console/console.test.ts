@@ -161,7 +161,8 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.locator('code.external-id').waitFor()
     // The customer creates the role by hand and leaves out the external ID condition.
     const kitId = (await call(app, 'GET', `/v1/customers/${customerId}/external-ids?awsAccountId=${account}`, { token: ADMIN_TOKEN })).json<{ items: Array<{ id: string }> }>().items[0]?.id ?? ''
-    const kit = (await call(app, 'GET', `/v1/external-ids/${kitId}/onboarding`, { token: ADMIN_TOKEN })).json<{ cloudFormation: { template: string } }>()
+    const kit = (await call(app, 'GET', `/v1/external-ids/${kitId}/onboarding`, { token: ADMIN_TOKEN })).json<{ cloudFormation: { template: string }, externalId: string }>()
+    const kitExternalId = kit.externalId
     const insecure = kit.cloudFormation.template.replace(/\n\s+Condition:\n\s+StringEquals:\n\s+sts:ExternalId: !Ref ExternalId/, '')
     t.notMatch(insecure, 'sts:ExternalId:', 'the condition is gone')
     const stack = await app.inject({ method: 'POST', url: `/v1/sandbox/accounts/${account}/stacks`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { template: insecure } })
@@ -171,7 +172,13 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.getByRole('button', { name: 'Verify and connect' }).click()
     const alert = page.getByRole('alert')
     await alert.waitFor()
-    t.match(await alert.innerText(), /Role trust policy is insecure/)
+    t.equal(await alert.innerText(), 'The role lets deputy in without its external ID, so deputy will not use it. Nothing was recorded.', 'one headline')
+    const corrected = JSON.parse(await page.getByLabel('Corrected trust policy').innerText()) as unknown
+    t.match(corrected, { Statement: [{ Condition: { StringEquals: { 'sts:ExternalId': kitExternalId } } }] }, 'the corrected trust policy, requiring this external ID')
+    t.ok(await page.getByRole('button', { name: 'Copy the trust policy' }).isVisible(), 'with Copy')
+    t.notOk(await page.locator('.probe-report').isVisible(), 'the details collapsed')
+    await page.getByText(/^Details:/).click()
+    t.match(await page.locator('.problem').innerText(), /Role trust policy is insecure[\s\S]*Request id/, 'the problem, its code and request id, in the details')
     t.match(await page.locator('.verdict').innerText(), /can be assumed without its external ID/)
     t.match(await page.locator('.static-check').innerText(), /Violation[\s\S]*Admitted although it is not this account's: external ID \S+, and AWS accepted it when deputy tried/, 'the static proof names a foreign ID the policy admits, confirmed by AWS')
     const findings = await page.locator('.findings li').allInnerTexts()

@@ -36,6 +36,8 @@ export class ApiProblem extends Error {
 export function toProblem (error: unknown): ApiProblem {
   if (error instanceof ApiProblem) return error
   const message = error instanceof Error ? error.message : String(error)
+  // The health check (freeze-banner.ts) looks at once, and says it in one banner if deputy is down.
+  dispatchEvent(new Event('deputy:no-answer'))
   return new ApiProblem(0, { title: 'deputy could not be reached', detail: `The request did not get an answer from deputy (${message}). Check your connection and retry.`, code: 'network_error' }, null)
 }
 

@@ -42,12 +42,14 @@ export function ConfirmDialog ({ title, confirmLabel, children, reason = false, 
         {reason && (
           <label class='field'>
             Reason (kept in the audit trail)
-            <input type='text' required minLength={3} maxLength={500} value={text} onInput={(event) => { setText(event.currentTarget.value) }} autoFocus />
+            <input type='text' required minLength={3} maxLength={500} value={text} aria-describedby='confirm-why' onInput={(event) => { setText(event.currentTarget.value) }} autoFocus />
           </label>
         )}
         <div class='actions'>
           <button type='button' onClick={onCancel}>Cancel</button>
-          <button type='submit' class={danger ? 'danger' : 'primary'} disabled={!ready}>{confirmLabel}</button>
+          <button type='submit' class={danger ? 'danger' : 'primary'} disabled={!ready} aria-describedby='confirm-why'>{confirmLabel}</button>
+          {/* Why the button is disabled, next to it and read with it. */}
+          {!ready && <span id='confirm-why' class='muted why'>Type a reason (3 characters or more) to {confirmLabel.toLowerCase()}.</span>}
         </div>
       </form>
     </dialog>

@@ -17,7 +17,7 @@ const STATIC: Record<NonNullable<ProbeReport['staticCheck']>['status'], string> 
   proved: 'Proved: the trust policy admits deputy with this account\'s external ID and no other.',
   violation: 'Violation: the trust policy admits deputy with another external ID, or none.',
   unknown: 'Unknown: the policy uses something the proof cannot decide; the behavioural checks decide alone.',
-  unavailable: 'Unavailable: deputy could not read the trust policy (the role does not grant iam:GetRole on itself); the behavioural checks decide alone.'
+  unavailable: 'Unavailable: deputy could not read the trust policy; the behavioural checks decide alone.'
 }
 
 const VERDICT: Record<ProbeReport['outcome'], string> = {

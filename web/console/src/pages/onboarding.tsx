@@ -7,10 +7,12 @@ import { applySandboxStack } from '../api/sandbox'
 import type { Connection, ExternalId, OnboardingKit, ProbeReport, Readiness } from '../api/types'
 import { Clamp } from '../components/clip'
 import { CopyButton } from '../components/copy-button'
+import { ProbeFailure } from '../components/probe-failure'
 import { ProbeReportView } from '../components/probe-report'
 import { ProblemMessage } from '../components/problem-message'
 import { saveAs } from '../lib/download'
 import { useStepFocus } from '../lib/focus'
+import { roleArnProblem } from '../lib/role-arn'
 import { useAction, useLoad } from '../lib/use-load'
 import { href } from '../router'
 
@@ -138,24 +140,24 @@ function RoleStep ({ customerId, externalId, roleArn, setRoleArn, onBack, onConn
   const submit = (): void => { register.run().then((connection) => { if (connection !== undefined) onConnected(connection) }) }
   const report = probeOf(register.problem)
   const focus = useStepFocus(stepLabel('role'))
+  const kit = useLoad(async () => await unwrap(api.GET('/v1/external-ids/{externalIdId}/onboarding', { params: { path: { externalIdId: externalId.id } } })), [externalId.id])
+  const invalid = roleArnProblem(roleArn, externalId.awsAccountId)
+  const why = roleArn.trim() === '' ? 'Paste the role ARN to verify it.' : invalid
   return (
     <section aria-labelledby='role-title'>
       <h2 id='role-title' tabIndex={-1} ref={focus}>Verify the role</h2>
       <p>Paste the ARN of the role the customer created (the stack's <code>RoleArn</code> output). deputy then makes three AssumeRole calls: with the external ID it must work; without it, or with a wrong one, AWS must refuse. Only then is the role recorded.</p>
       <form class='inline-form' onSubmit={(event) => { event.preventDefault(); submit() }}>
         <label class='field wide'>Role ARN
-          <input name='roleArn' required spellcheck={false} placeholder={`arn:aws:iam::${externalId.awsAccountId}:role/…`} value={roleArn} onInput={(event) => { setRoleArn(event.currentTarget.value) }} />
+          <input name='roleArn' required spellcheck={false} placeholder={`arn:aws:iam::${externalId.awsAccountId}:role/…`} value={roleArn} aria-invalid={invalid !== undefined} aria-describedby='role-arn-why' onInput={(event) => { setRoleArn(event.currentTarget.value) }} />
         </label>
-        <button type='submit' class='primary' disabled={register.busy || roleArn.trim() === ''}>{register.busy ? 'Probing…' : report === undefined ? 'Verify and connect' : 'Retry'}</button>
+        <button type='submit' class='primary' disabled={register.busy || why !== undefined} aria-describedby='role-arn-why'>{register.busy ? 'Probing…' : report === undefined ? 'Verify and connect' : 'Retry'}</button>
         <button type='button' onClick={onBack}>Back to the kit</button>
       </form>
-      {register.problem !== undefined && (
-        <div class='probe-failure'>
-          <ProblemMessage problem={register.problem} />
-          {report !== undefined && <ProbeReportView report={report} />}
-          {report !== undefined && <p>Nothing was recorded: fix the role, then press Retry.</p>}
-        </div>
-      )}
+      {why !== undefined && <p id='role-arn-why' class={invalid === undefined ? 'muted why' : 'field-error'}>{why}</p>}
+      {register.problem !== undefined && (report === undefined
+        ? <ProblemMessage problem={register.problem} />
+        : <ProbeFailure problem={register.problem} report={report} kit={kit.data} />)}
     </section>
   )
 }
