@@ -2,13 +2,14 @@
 // Failure screens say one thing, once: deputy unreachable is one banner with Retry (not a box per
 // request under stale badges); a role ARN is checked before it is sent, in words; a disabled
 // button says why; a role that cannot be assumed gets one headline and its fix, the details
-// collapsed, without a static-proof sentence that contradicts it; a revocation that left nothing
+// collapsed, without a static-proof sentence that contradicts it; Probe now counts down the
+// cooldown; a suspended customer says since when, by whom and why; a revocation that left nothing
 // exposed offers no deny policy.
 import t from 'tap'
 import { ADMIN_TOKEN, call } from '../helpers/app.js'
 import { launchChromium } from '../helpers/browser.js'
 import { ensureConsoleBuilt } from '../helpers/console-build.js'
-import { awsAccount, createCustomer, mintExternalId } from '../helpers/fixtures.js'
+import { awsAccount, createApiClient, createCustomer, mintExternalId } from '../helpers/fixtures.js'
 import { buildSandboxApp } from '../helpers/sandbox-app.js'
 
 await ensureConsoleBuilt()
@@ -99,6 +100,31 @@ t.test('failure screens', async (t) => {
     const proof = await page.locator('.static-check').innerText()
     t.match(proof, /could not be assumed/, 'the proof says why it could not read the policy')
     t.notMatch(proof, /iam:GetRole/, 'and does not blame a permission the role was never asked for')
+  })
+
+  t.test('Probe now knows the cooldown: a countdown, not a 429 quoting an id', async (t) => {
+    await page.goto(`${origin}/console/#/connections/${connection.id}`)
+    await page.getByRole('button', { name: 'Probe now' }).click()
+    const button = page.getByRole('button', { name: /^Probe again in \d+ s$/ })
+    await button.waitFor()
+    t.ok(await button.isDisabled(), 'disabled while deputy would refuse it')
+    const why = await page.locator('#probe-wait').innerText()
+    t.match(why, /^This connection was probed moments ago, and deputy spaces the probes of one connection\. You can probe again in \d+ s\.$/, 'why, and for how long')
+    t.notMatch(why, connection.id, 'no internal id')
+    t.equal(await page.locator('.problem').count(), 0, 'no problem box for a wait')
+    const first = Number(/in (\d+) s/.exec(await button.innerText())?.[1])
+    await page.waitForFunction((before) => Number(/in (\d+) s/.exec(document.querySelector('#probe-wait')?.textContent ?? '')?.[1]) < before, first)
+    t.pass('it counts down')
+  })
+
+  t.test('a suspended customer\'s page says since when, by whom and why', async (t) => {
+    const other = await createCustomer(app, { name: 'Suspended Failures' })
+    const suspender = await createApiClient(app, ['customers:write'])
+    t.equal((await call(app, 'POST', `/v1/customers/${other.id}/suspend`, { token: suspender.token, body: { reason: 'unpaid invoice 2026-11' } })).statusCode, 200)
+    await page.goto(`${origin}/console/#/customers/${other.id}`)
+    const line = page.locator('.suspension')
+    await line.waitFor()
+    t.match(await line.innerText(), new RegExp(`^Suspended \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC by ${suspender.name}: “unpaid invoice 2026-11”\\.$`))
   })
 
   t.test('a revocation that left nothing exposed offers no deny policy', async (t) => {

@@ -18,8 +18,10 @@ export class ApiProblem extends Error {
   readonly detail: string
   readonly requestId: string | null
   readonly document: ProblemDocument
+  /** Seconds to wait before asking again (a 429's or 503's Retry-After), when deputy said. */
+  readonly retryAfter: number | null
 
-  constructor (status: number, document: ProblemDocument, requestId: string | null) {
+  constructor (status: number, document: ProblemDocument, requestId: string | null, retryAfter: number | null = null) {
     const detail = document.detail ?? document.title ?? `deputy answered ${status}`
     super(detail)
     this.name = 'ApiProblem'
@@ -28,6 +30,7 @@ export class ApiProblem extends Error {
     this.title = document.title ?? 'Request failed'
     this.detail = detail
     this.requestId = document.requestId ?? requestId
+    this.retryAfter = retryAfter
     this.document = document
   }
 }

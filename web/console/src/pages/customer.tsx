@@ -19,6 +19,7 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
   const externalIds = useLoad(async () => await unwrap(api.GET('/v1/customers/{customerId}/external-ids', { params: { path: { customerId }, query: { limit: 100 } } })), [customerId])
   const connections = useLoad(async () => await unwrap(api.GET('/v1/customers/{customerId}/connections', { params: { path: { customerId }, query: { limit: 100 } } })), [customerId])
   const [offboarded, setOffboarded] = useState<OffboardedCustomer | undefined>()
+  const suspension = useSuspension(customerId, customer.data?.status)
 
   if (customer.problem !== undefined) return <><h1>Customer</h1><ProblemMessage problem={customer.problem} /></>
   if (customer.data === undefined) return <p aria-busy='true'>Loading…</p>
@@ -27,6 +28,7 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
   return (
     <>
       <h1 tabIndex={-1}><Clamp text={c.name} /> <StatusBadge status={c.status} /></h1>
+      {suspension !== undefined && <p class='suspension'>Suspended {utc(suspension.at)} by {suspension.by}: “{suspension.reason}”.</p>}
       <dl class='facts'>
         <dt>deputy id</dt><dd><code>{c.id}</code></dd>
         <dt>Your reference</dt><dd>{c.externalRef ?? '—'}</dd>
@@ -86,6 +88,23 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
       </section>
     </>
   )
+}
+
+/**
+ * Why and since when a suspended customer is suspended, and by whom: the latest customer.suspended
+ * event in the audit trail (the customer record keeps the status only). Needs audit:read; without
+ * it the page says nothing more.
+ */
+function useSuspension (customerId: string, status: string | undefined): { at: string, by: string, reason: string } | undefined {
+  const found = useLoad(async () => {
+    if (status !== 'suspended') return undefined
+    const page = await unwrap(api.GET('/v1/audit-events', { params: { query: { customerId, action: 'customer.suspended', limit: 1 } } }))
+    const event = page.items[0]
+    if (event === undefined) return undefined
+    const by = event.actorClientId === null ? 'deputy' : page.actorNames[event.actorClientId] ?? event.actorClientId
+    return { at: event.occurredAt, by, reason: typeof event.details.reason === 'string' ? event.details.reason : '' }
+  }, [customerId, status])
+  return found.data
 }
 
 const LIFECYCLE: Record<Lifecycle, { label: string, title: (name: string) => string, what: string, danger: boolean, reason: boolean }> = {
