@@ -8,3 +8,11 @@ export function createdAfter (after: CreatedKey | undefined): { OR?: Array<{ cre
 }
 
 export const CREATED_ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }]
+
+/** Rows strictly before the cursor's row: the next page of a newest-first list. */
+export function createdBefore (before: CreatedKey | undefined): { OR?: Array<{ createdAt: { lt: Date } } | { createdAt: Date, id: { lt: string } }> } {
+  if (before === undefined) return {}
+  return { OR: [{ createdAt: { lt: before.createdAt } }, { createdAt: before.createdAt, id: { lt: before.id } }] }
+}
+
+export const CREATED_ORDER_DESC = [{ createdAt: 'desc' as const }, { id: 'desc' as const }]

@@ -7,22 +7,19 @@
 // confirmation, a bound token's view, a wrong token's 401 message, sign out. Every page is
 // checked by axe-core and screenshotted at 1280x800 (test-output/console-screenshots/), and the
 // page must report no CSP violation and make no request to another origin.
-import { execFile } from 'node:child_process'
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import type { Page } from 'playwright-core'
 import t from 'tap'
 import { defaultConsoleDir } from '../../src/plugins/console.js'
 import { ADMIN_TOKEN, call } from '../helpers/app.js'
+import { ensureConsoleBuilt } from '../helpers/console-build.js'
 import { axeViolations, launchChromium, openPage, screenshot, seriousOrCritical, type WatchedPage } from '../helpers/browser.js'
 import { awsAccount, createApiClient, createCustomer } from '../helpers/fixtures.js'
 import { buildSandboxApp } from '../helpers/sandbox-app.js'
 
-const consoleRoot = fileURLToPath(new URL('../../web/console/', import.meta.url))
 // The console as `npm run build` builds it, so the test always drives the current source.
-await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../../node_modules/vite/bin/vite.js', import.meta.url)), 'build', '--logLevel', 'warn'], { cwd: consoleRoot })
+await ensureConsoleBuilt()
 
 t.test('the built console stays under 150 KB of compressed JavaScript', async (t) => {
   const assets = new URL('assets/', `file://${defaultConsoleDir}/`)
@@ -93,7 +90,7 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.goto(`${origin}/console/`)
     await page.keyboard.type(ADMIN_TOKEN)
     await page.keyboard.press('Enter')
-    await page.getByRole('heading', { name: 'Customers' }).waitFor()
+    await page.getByRole('heading', { name: 'Customers', exact: true }).waitFor()
     t.equal(await page.evaluate(() => sessionStorage.getItem('deputy.console.token')), ADMIN_TOKEN)
     t.equal(await page.evaluate(() => localStorage.length), 0)
     t.notMatch(page.url(), ADMIN_TOKEN)
@@ -164,7 +161,8 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.locator('code.external-id').waitFor()
     // The customer creates the role by hand and leaves out the external ID condition.
     const kitId = (await call(app, 'GET', `/v1/customers/${customerId}/external-ids?awsAccountId=${account}`, { token: ADMIN_TOKEN })).json<{ items: Array<{ id: string }> }>().items[0]?.id ?? ''
-    const kit = (await call(app, 'GET', `/v1/external-ids/${kitId}/onboarding`, { token: ADMIN_TOKEN })).json<{ cloudFormation: { template: string } }>()
+    const kit = (await call(app, 'GET', `/v1/external-ids/${kitId}/onboarding`, { token: ADMIN_TOKEN })).json<{ cloudFormation: { template: string }, externalId: string }>()
+    const kitExternalId = kit.externalId
     const insecure = kit.cloudFormation.template.replace(/\n\s+Condition:\n\s+StringEquals:\n\s+sts:ExternalId: !Ref ExternalId/, '')
     t.notMatch(insecure, 'sts:ExternalId:', 'the condition is gone')
     const stack = await app.inject({ method: 'POST', url: `/v1/sandbox/accounts/${account}/stacks`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { template: insecure } })
@@ -174,7 +172,13 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.getByRole('button', { name: 'Verify and connect' }).click()
     const alert = page.getByRole('alert')
     await alert.waitFor()
-    t.match(await alert.innerText(), /Role trust policy is insecure/)
+    t.equal(await alert.innerText(), 'The role lets deputy in without its external ID, so deputy will not use it. Nothing was recorded.', 'one headline')
+    const corrected = JSON.parse(await page.getByLabel('Corrected trust policy').innerText()) as unknown
+    t.match(corrected, { Statement: [{ Condition: { StringEquals: { 'sts:ExternalId': kitExternalId } } }] }, 'the corrected trust policy, requiring this external ID')
+    t.ok(await page.getByRole('button', { name: 'Copy the trust policy' }).isVisible(), 'with Copy')
+    t.notOk(await page.locator('.probe-report').isVisible(), 'the details collapsed')
+    await page.getByText(/^Details:/).click()
+    t.match(await page.locator('.problem').innerText(), /Role trust policy is insecure[\s\S]*Request id/, 'the problem, its code and request id, in the details')
     t.match(await page.locator('.verdict').innerText(), /can be assumed without its external ID/)
     t.match(await page.locator('.static-check').innerText(), /Violation[\s\S]*Admitted although it is not this account's: external ID \S+, and AWS accepted it when deputy tried/, 'the static proof names a foreign ID the policy admits, confirmed by AWS')
     const findings = await page.locator('.findings li').allInnerTexts()
@@ -212,7 +216,10 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     await page.getByText('The hash chain is intact').waitFor()
     await checkPage(page, 'audit')
 
-    t.equal(await page.locator('select[name=customerId]').inputValue(), customerId, 'the customer filter from the URL is the one the form shows')
+    t.equal(await page.locator('input[name=customerId]').inputValue(), customerId, 'the customer filter from the URL is the one the form applies')
+    const shown = (await call(app, 'GET', `/v1/customers/${customerId}`, { token: ADMIN_TOKEN })).json<{ name: string }>().name
+    await page.waitForFunction((name) => document.querySelector<HTMLInputElement>('#customer-picker')?.value === name, shown)
+    t.pass('and the form shows it by name')
     await page.getByLabel('Action').fill('credentials.issued')
     await page.getByRole('button', { name: 'Apply filters' }).click()
     await page.waitForURL(/action=credentials.issued/)
@@ -284,7 +291,7 @@ t.test('the console in Chromium, against a sandbox deputy', async (t) => {
     const bound = await createApiClient(app, ['customers:read', 'connections:read', 'external-ids:read', 'audit:read'], customerId)
     const tab = await open()
     await signIn(tab, bound.token)
-    await tab.getByRole('heading', { name: 'Customers' }).waitFor()
+    await tab.getByRole('heading', { name: 'Customers', exact: true }).waitFor()
     await tab.locator('table.list tbody tr').first().waitFor()
     const rows = await tab.locator('table.list tbody tr').allInnerTexts()
     t.equal(rows.length, 1, 'one customer')

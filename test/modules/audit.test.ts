@@ -67,6 +67,17 @@ t.test('audit events', async (t) => {
     t.notOk(raw.includes('guessing-a-token'), 'no token in the audit trail')
   })
 
+  t.test('a page names the clients that acted, beside the events (not in them)', async (t) => {
+    const writer = await createApiClient(app, ['external-ids:write'])
+    const minted = await mintExternalId(app, acme.id, awsAccount(), writer.token)
+    const res = await call(app, 'GET', `/v1/audit-events?resourceId=${minted.id}`, { token: auditor.token })
+    const page = res.json<EventPage & { actorNames: Record<string, string> }>()
+    t.same(page.items.map((e) => e.actorClientId), [writer.id])
+    t.same(page.actorNames, { [writer.id]: writer.name }, 'the actor\'s name, and only the actors of this page')
+    t.notOk('actorName' in (page.items[0] ?? {}), 'the event itself is unchanged')
+    t.same((await list('?since=2999-01-01T00:00:00Z') as EventPage & { actorNames: unknown }).actorNames, {}, 'no event, no names')
+  })
+
   t.test('a bound client sees only its customer\'s events', async (t) => {
     const mine = await list('?limit=500', acmeAuditor.token)
     t.ok(mine.items.length > 0)

@@ -47,6 +47,28 @@ t.test('customers', async (t) => {
     for (const c of created) t.ok(seen.includes(c.id))
   })
 
+  t.test('newest first (order=desc) pages through every customer once, with the total matched', async (t) => {
+    const tag = `order${Date.now()}`
+    const created: string[] = []
+    for (let i = 0; i < 5; i++) created.push((await createCustomer(app, { name: `${tag} ${i}` })).id)
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const res = await call(app, 'GET', `/v1/customers?order=desc&limit=2&search=${tag}${cursor === null ? '' : `&cursor=${cursor}`}`, { token: ADMIN_TOKEN })
+      t.equal(res.statusCode, 200)
+      const page = res.json<{ items: Array<{ id: string }>, nextCursor: string | null, total: number }>()
+      t.equal(page.total, 5, 'the total of every page, not of this one')
+      seen.push(...page.items.map((c) => c.id))
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    t.same(seen, [...created].reverse(), 'newest first, each once')
+    const oldest = (await call(app, 'GET', `/v1/customers?limit=1&search=${tag}`, { token: ADMIN_TOKEN })).json<{ items: Array<{ id: string }>, total: number }>()
+    t.same([oldest.items[0]?.id, oldest.total], [created[0], 5], 'oldest first stays the default')
+    const bound = await createApiClient(app, ['customers:read'], created[2])
+    t.equal((await call(app, 'GET', '/v1/customers', { token: bound.token })).json<{ total: number }>().total, 1, 'a bound token counts its own customer only')
+    t.equal((await call(app, 'GET', '/v1/customers?order=newest', { token: ADMIN_TOKEN })).json().code, 'validation_failed')
+  })
+
   t.test('list filters by search text and status, across pages', async (t) => {
     const tag = `srch${Date.now()}`
     const acme = (await call(app, 'POST', '/v1/customers', { token: ADMIN_TOKEN, body: { name: `ACME ${tag} Ltd` } })).json<{ id: string }>()

@@ -62,6 +62,11 @@ function windowPage (db: ListDb, customerId: string, filter: AuditFilter & { unt
 
 export function createAuditRepository () {
   return {
+    /** The names of the API clients that acted (a page's actors). */
+    clientNames (db: ListDb, ids: readonly string[]): Promise<Array<{ id: string, name: string }>> {
+      if (ids.length === 0) return Promise.resolve([])
+      return db.$queryRaw<Array<{ id: string, name: string }>>`SELECT "id"::text AS "id", "name" FROM "api_clients" WHERE "id" = ANY(${[...ids]}::uuid[])`
+    },
     list (db: ListDb, scope: TenantScope, filter: AuditFilter, limit: number, order: 'asc' | 'desc' = 'desc'): Promise<AuditEventRow[]> {
       const customerId = scope.customerId ?? filter.customerId
       if (customerId !== undefined && filter.until !== undefined) return windowPage(db, customerId, { ...filter, until: filter.until }, limit, order)

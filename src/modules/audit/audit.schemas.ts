@@ -38,6 +38,7 @@ export const AuditQuerySchema = Type.Object({
 
 export const AuditPageSchema = Type.Object({
   items: Type.Array(AuditEventSchema),
+  actorNames: Type.Record(Type.String(), Type.String(), { description: 'The name of each API client that acted on this page (`actorClientId` to name), for people reading the trail. Not part of the events: the export and the seals carry ids only.' }),
   nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` (with the same `order`) for the next page. `desc`: null on the last page. `asc`: never null; a page shorter than `limit` means you have reached the sealed horizon: call again later with this cursor for the events sealed since.' })
 })
 

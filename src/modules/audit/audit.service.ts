@@ -137,35 +137,43 @@ export function createAuditService (deps: AuditServiceDeps) {
         detail: report.detail
       }
     },
-    async list (caller: Caller, query: AuditQuery): Promise<Page<AuditEventView>> {
-      const scope = tenantOf(caller.actor)
-      if (scope.customerId !== null && query.customerId !== undefined && query.customerId !== scope.customerId) {
-        throw notFound('customer', query.customerId)
-      }
-      const limit = query.limit ?? 50
-      const filter = {
-        customerId: query.customerId,
-        action: query.action,
-        outcome: query.outcome,
-        actorClientId: query.actorClientId,
-        resourceId: query.resourceId,
-        since: instant('since', query.since),
-        until: instant('until', query.until)
-      }
-      if (query.order !== 'asc') {
-        const rows = await auditRepository.list(prisma, scope, { ...filter, beforeSeq: query.cursor === undefined ? undefined : seqFromCursor(query.cursor, 'seq') }, limit)
-        return toPage(rows, limit, toAuditEventView, (row) => ({ seq: row.seq.toString() }))
-      }
-      const afterSeq = query.cursor === undefined ? 0n : seqFromCursor(query.cursor, 'after')
-      const throughSeq = await sealedThrough()
-      const rows = await auditRepository.list(prisma, scope, { ...filter, afterSeq, throughSeq }, limit, 'asc')
-      const items = rows.slice(0, limit)
-      // A full page resumes after its last event; a short one has read everything through the
-      // horizon, so the next call starts there (the cursor never moves back).
-      const last = items.at(-1)?.seq ?? afterSeq
-      const resumeAt = rows.length > limit ? last : [last, throughSeq, afterSeq].reduce((a, b) => (b > a ? b : a))
-      return { items: items.map(toAuditEventView), nextCursor: encodeCursor({ after: resumeAt.toString() }) }
+    async list (caller: Caller, query: AuditQuery): Promise<Page<AuditEventView> & { actorNames: Record<string, string> }> {
+      const page = await listPage(caller, query)
+      // Who acted, by name, for a person reading the page; kept beside the events, not in them,
+      // so an event reads (and hashes) the same here as in the export and the seals.
+      const ids = [...new Set(page.items.flatMap((event) => event.actorClientId === null ? [] : [event.actorClientId]))]
+      return { ...page, actorNames: Object.fromEntries((await auditRepository.clientNames(prisma, ids)).map((client) => [client.id, client.name])) }
     }
+  }
+
+  async function listPage (caller: Caller, query: AuditQuery): Promise<Page<AuditEventView>> {
+    const scope = tenantOf(caller.actor)
+    if (scope.customerId !== null && query.customerId !== undefined && query.customerId !== scope.customerId) {
+      throw notFound('customer', query.customerId)
+    }
+    const limit = query.limit ?? 50
+    const filter = {
+      customerId: query.customerId,
+      action: query.action,
+      outcome: query.outcome,
+      actorClientId: query.actorClientId,
+      resourceId: query.resourceId,
+      since: instant('since', query.since),
+      until: instant('until', query.until)
+    }
+    if (query.order !== 'asc') {
+      const rows = await auditRepository.list(prisma, scope, { ...filter, beforeSeq: query.cursor === undefined ? undefined : seqFromCursor(query.cursor, 'seq') }, limit)
+      return toPage(rows, limit, toAuditEventView, (row) => ({ seq: row.seq.toString() }))
+    }
+    const afterSeq = query.cursor === undefined ? 0n : seqFromCursor(query.cursor, 'after')
+    const throughSeq = await sealedThrough()
+    const rows = await auditRepository.list(prisma, scope, { ...filter, afterSeq, throughSeq }, limit, 'asc')
+    const items = rows.slice(0, limit)
+    // A full page resumes after its last event; a short one has read everything through the
+    // horizon, so the next call starts there (the cursor never moves back).
+    const last = items.at(-1)?.seq ?? afterSeq
+    const resumeAt = rows.length > limit ? last : [last, throughSeq, afterSeq].reduce((a, b) => (b > a ? b : a))
+    return { items: items.map(toAuditEventView), nextCursor: encodeCursor({ after: resumeAt.toString() }) }
   }
 }
 

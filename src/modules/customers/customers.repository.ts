@@ -2,7 +2,7 @@
 import type { PrismaClient } from '../../db/database.js'
 import type { Customer } from '../../generated/prisma/client.js'
 import type { TenantScope } from '../../lib/caller.js'
-import { CREATED_ORDER, createdAfter, type CreatedKey } from '../../db/keyset.js'
+import { CREATED_ORDER, CREATED_ORDER_DESC, createdAfter, createdBefore, type CreatedKey } from '../../db/keyset.js'
 
 type Db = Pick<PrismaClient, 'customer'>
 type SqlDb = Pick<PrismaClient, '$queryRaw'>
@@ -52,25 +52,30 @@ export function createCustomersRepository () {
     findByExternalRef (db: Db, scope: TenantScope, externalRef: string) {
       return db.customer.findFirst({ where: { externalRef, id: scope.customerId ?? undefined } })
     },
-    list (db: Db, scope: TenantScope, filter: CustomerFilter, page: { limit: number, after?: CreatedKey | undefined }) {
-      const { after } = page
-      const { search, status } = filter
+    list (db: Db, scope: TenantScope, filter: CustomerFilter, page: { limit: number, after?: CreatedKey | undefined, newestFirst?: boolean }) {
+      const { after, newestFirst = false } = page
       return db.customer.findMany({
         where: {
-          id: scope.customerId ?? undefined,
-          status,
+          ...matching(scope, filter),
           // AND, not a spread: the keyset position is an OR of its own.
-          AND: [
-            search === undefined ? {} : { OR: [{ name: { contains: likeLiteral(search), mode: 'insensitive' } }, { externalRef: { contains: likeLiteral(search), mode: 'insensitive' } }] },
-            createdAfter(after)
-          ]
+          AND: [searching(filter), newestFirst ? createdBefore(after) : createdAfter(after)]
         },
-        orderBy: CREATED_ORDER,
+        orderBy: newestFirst ? CREATED_ORDER_DESC : CREATED_ORDER,
         take: page.limit + 1
       })
+    },
+    /** How many customers the filter matches in the scope (the list's total). */
+    count (db: Db, scope: TenantScope, filter: CustomerFilter) {
+      return db.customer.count({ where: { ...matching(scope, filter), AND: [searching(filter)] } })
     }
   }
 }
+
+const matching = (scope: TenantScope, filter: CustomerFilter) => ({ id: scope.customerId ?? undefined, status: filter.status })
+
+const searching = ({ search }: CustomerFilter) => search === undefined
+  ? {}
+  : { OR: [{ name: { contains: likeLiteral(search), mode: 'insensitive' as const } }, { externalRef: { contains: likeLiteral(search), mode: 'insensitive' as const } }] }
 
 // Prisma's contains is an ILIKE that passes % and _ through as wildcards; escaped with
 // PostgreSQL's default LIKE escape (backslash) they match themselves.

@@ -28,7 +28,7 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ customers: CustomersSe
       tags,
       security,
       operationId: 'listCustomers',
-      summary: 'List customers visible to this token, oldest first; filter by status or search by name or externalRef',
+      summary: 'List customers visible to this token, oldest first (or newest, order=desc), with their total; filter by status or search by name or externalRef',
       querystring: ListCustomersQuerySchema,
       response: { 200: CustomerPageSchema, ...problemResponses(400, 401, 403, 429) }
     }

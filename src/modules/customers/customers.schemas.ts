@@ -24,11 +24,16 @@ export const CustomerParamsSchema = Type.Object({ customerId: Type.String({ form
 export const ListCustomersQuerySchema = Type.Object({
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only customers whose name or externalRef contains this text (case-insensitive; no wildcards).' })),
   status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('offboarded')], { description: 'Only customers in this status.' })),
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc', description: '`asc` (the default): oldest first. `desc`: newest first. Pass the same `order` with `cursor`.' })),
   limit: Type.Optional(LimitSchema),
   cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })
 
-export const CustomerPageSchema = PageOf(CustomerSchema)
+const CustomerPageOnly = PageOf(CustomerSchema)
+export const CustomerPageSchema = Type.Object({
+  ...CustomerPageOnly.properties,
+  total: Type.Integer({ minimum: 0, description: 'How many customers match the filter (search, status) for this token, over every page.' })
+})
 
 const ReasonSchema = Type.String({ minLength: 3, maxLength: 500, description: 'Why; kept in the audit trail.' })
 

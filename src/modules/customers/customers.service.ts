@@ -194,14 +194,16 @@ export function createCustomersService (deps: Deps) {
       return toCustomerView(row)
     },
 
-    async list (caller: Caller, query: CustomerFilter & { limit?: number | undefined, cursor?: string | undefined }): Promise<Page<CustomerView>> {
+    async list (caller: Caller, query: CustomerFilter & { limit?: number | undefined, cursor?: string | undefined, order?: 'asc' | 'desc' | undefined }): Promise<Page<CustomerView> & { total: number }> {
       const limit = query.limit ?? 50
       const after = query.cursor === undefined ? undefined : decodeCreatedCursor(query.cursor)
-      const rows = await repo.list(prisma, tenantOf(caller.actor), { search: query.search, status: query.status }, {
-        limit,
-        after
-      })
-      return toPage(rows, limit, toCustomerView, createdCursorKey)
+      const scope = tenantOf(caller.actor)
+      const filter = { search: query.search, status: query.status }
+      const [rows, total] = await Promise.all([
+        repo.list(prisma, scope, filter, { limit, after, newestFirst: query.order === 'desc' }),
+        repo.count(prisma, scope, filter)
+      ])
+      return { ...toPage(rows, limit, toCustomerView, createdCursorKey), total }
     }
   }
 }

@@ -20,7 +20,8 @@ api.use(authorization)
 async function problemOf (response: Response, body: unknown): Promise<ApiProblem> {
   const requestId = response.headers.get('x-request-id')
   const document = (typeof body === 'object' && body !== null ? body : { title: response.statusText }) as ProblemDocument
-  return new ApiProblem(response.status, document, requestId)
+  const retryAfter = Number.parseInt(response.headers.get('retry-after') ?? '', 10)
+  return new ApiProblem(response.status, document, requestId, Number.isFinite(retryAfter) ? retryAfter : null)
 }
 
 /** Unwraps an openapi-fetch result: the data, or throws the problem deputy answered. */

@@ -18,8 +18,10 @@ export class ApiProblem extends Error {
   readonly detail: string
   readonly requestId: string | null
   readonly document: ProblemDocument
+  /** Seconds to wait before asking again (a 429's or 503's Retry-After), when deputy said. */
+  readonly retryAfter: number | null
 
-  constructor (status: number, document: ProblemDocument, requestId: string | null) {
+  constructor (status: number, document: ProblemDocument, requestId: string | null, retryAfter: number | null = null) {
     const detail = document.detail ?? document.title ?? `deputy answered ${status}`
     super(detail)
     this.name = 'ApiProblem'
@@ -28,6 +30,7 @@ export class ApiProblem extends Error {
     this.title = document.title ?? 'Request failed'
     this.detail = detail
     this.requestId = document.requestId ?? requestId
+    this.retryAfter = retryAfter
     this.document = document
   }
 }
@@ -36,6 +39,8 @@ export class ApiProblem extends Error {
 export function toProblem (error: unknown): ApiProblem {
   if (error instanceof ApiProblem) return error
   const message = error instanceof Error ? error.message : String(error)
+  // The health check (freeze-banner.ts) looks at once, and says it in one banner if deputy is down.
+  dispatchEvent(new Event('deputy:no-answer'))
   return new ApiProblem(0, { title: 'deputy could not be reached', detail: `The request did not get an answer from deputy (${message}). Check your connection and retry.`, code: 'network_error' }, null)
 }
 

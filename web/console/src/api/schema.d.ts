@@ -103,7 +103,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List customers visible to this token, oldest first; filter by status or search by name or externalRef */
+        /** List customers visible to this token, oldest first (or newest, order=desc), with their total; filter by status or search by name or externalRef */
         get: operations["listCustomers"];
         put?: never;
         /** Create a customer */
@@ -1141,6 +1141,8 @@ export interface operations {
                 search?: string;
                 /** @description Only customers in this status. */
                 status?: "active" | "suspended" | "offboarded";
+                /** @description `asc` (the default): oldest first. `desc`: newest first. Pass the same `order` with `cursor`. */
+                order?: "asc" | "desc";
                 /** @description Page size (1-500). */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */
@@ -1174,6 +1176,8 @@ export interface operations {
                         }[];
                         /** @description Pass as `cursor` for the next page; null on the last page. */
                         nextCursor: string | null;
+                        /** @description How many customers match the filter (search, status) for this token, over every page. */
+                        total: number;
                     };
                 };
             };
@@ -4788,6 +4792,10 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         }[];
+                        /** @description The name of each API client that acted on this page (`actorClientId` to name), for people reading the trail. Not part of the events: the export and the seals carry ids only. */
+                        actorNames: {
+                            [key: string]: string;
+                        };
                         /** @description Pass as `cursor` (with the same `order`) for the next page. `desc`: null on the last page. `asc`: never null; a page shorter than `limit` means you have reached the sealed horizon: call again later with this cursor for the events sealed since. */
                         nextCursor: string | null;
                     };

@@ -1,5 +1,7 @@
 // A confirmation that names what will happen before a lifecycle change or a revoke. A native
 // modal <dialog>: focus moves into it, Escape cancels, and nothing behind it can be clicked.
+// When it goes, focus returns to the button that opened it (or, if that button is gone because
+// the action changed the page, to the page's heading).
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 
@@ -19,9 +21,17 @@ export function ConfirmDialog ({ title, confirmLabel, children, reason = false, 
   const dialog = useRef<HTMLDialogElement>(null)
   const [text, setText] = useState('')
   useEffect(() => {
+    const opener = document.activeElement
     const element = dialog.current
     if (element !== null && !element.open) element.showModal()
-    return () => { element?.close() }
+    return () => {
+      element?.close()
+      // After this render commits: the opener may be replaced (Suspend becomes Resume).
+      setTimeout(() => {
+        const target = opener instanceof HTMLElement && opener.isConnected ? opener : document.querySelector<HTMLElement>('main h1')
+        target?.focus()
+      }, 0)
+    }
   }, [])
   const ready = !reason || text.trim().length >= 3
   return (
@@ -32,12 +42,14 @@ export function ConfirmDialog ({ title, confirmLabel, children, reason = false, 
         {reason && (
           <label class='field'>
             Reason (kept in the audit trail)
-            <input type='text' required minLength={3} maxLength={500} value={text} onInput={(event) => { setText(event.currentTarget.value) }} autoFocus />
+            <input type='text' required minLength={3} maxLength={500} value={text} aria-describedby='confirm-why' onInput={(event) => { setText(event.currentTarget.value) }} autoFocus />
           </label>
         )}
         <div class='actions'>
           <button type='button' onClick={onCancel}>Cancel</button>
-          <button type='submit' class={danger ? 'danger' : 'primary'} disabled={!ready}>{confirmLabel}</button>
+          <button type='submit' class={danger ? 'danger' : 'primary'} disabled={!ready} aria-describedby='confirm-why'>{confirmLabel}</button>
+          {/* Why the button is disabled, next to it and read with it. */}
+          {!ready && <span id='confirm-why' class='muted why'>Type a reason (3 characters or more) to {confirmLabel.toLowerCase()}.</span>}
         </div>
       </form>
     </dialog>

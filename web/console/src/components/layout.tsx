@@ -1,12 +1,14 @@
 // Every signed-in page: a skip link, the navigation, sign out, the sandbox notice and the
 // freeze banner, then the page itself.
 import type { ComponentChildren } from 'preact'
-import type { Readiness } from '../api/types'
 import { href } from '../router'
 import { session } from '../session'
-import { FreezeBanner } from './freeze-banner'
+import { ANNOUNCER_ID } from '../lib/focus'
+import { FreezeBanner, type Health } from './freeze-banner'
+import { DeputyDown, UnreachableBanner } from './unreachable-banner'
 
-export function Layout ({ ready, section, children }: { ready: Readiness | undefined, section: string, children: ComponentChildren }) {
+export function Layout ({ health, section, children }: { health: Health, section: string, children: ComponentChildren }) {
+  const { ready, downSince } = health
   const link = (name: string, label: string) => <a href={href(name)} aria-current={section === name ? 'page' : undefined}>{label}</a>
   return (
     <>
@@ -20,8 +22,12 @@ export function Layout ({ ready, section, children }: { ready: Readiness | undef
         {ready?.aws === 'emulated' && <span class='badge badge-warn' title='AWS is emulated: nothing reaches a real AWS account'>Sandbox</span>}
         <button type='button' class='sign-out' onClick={() => { session.signOut() }}>Sign out</button>
       </header>
+      <UnreachableBanner since={downSince} checking={health.checking} onRetry={() => { health.retry() }} />
       <FreezeBanner ready={ready} />
-      <main id='main' tabIndex={-1}>{children}</main>
+      <DeputyDown.Provider value={downSince !== undefined}>
+        <main id='main' tabIndex={-1}>{children}</main>
+      </DeputyDown.Provider>
+      <p id={ANNOUNCER_ID} class='visually-hidden' role='status' />
     </>
   )
 }

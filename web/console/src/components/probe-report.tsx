@@ -17,7 +17,7 @@ const STATIC: Record<NonNullable<ProbeReport['staticCheck']>['status'], string> 
   proved: 'Proved: the trust policy admits deputy with this account\'s external ID and no other that anyone could use (a retired ID of this account, which deputy never presents again, is at most a finding).',
   violation: 'Violation: the trust policy admits deputy with another external ID, or none.',
   unknown: 'Unknown: the policy uses something the proof cannot decide; the behavioural checks decide alone.',
-  unavailable: 'Unavailable: deputy could not read the trust policy (the role does not grant iam:GetRole on itself); the behavioural checks decide alone.'
+  unavailable: 'Unavailable: deputy could not read the trust policy; the behavioural checks decide alone.'
 }
 
 const VERDICT: Record<ProbeReport['outcome'], string> = {
@@ -51,16 +51,16 @@ export function ProbeReportView ({ report }: { report: ProbeReport }) {
       )}
       <table class='list'>
         <caption>Calls made at {utc(report.checkedAt)} ({report.durationMs} ms) to {report.roleArn}</caption>
-        <thead><tr><th scope='col'>Check</th><th scope='col'>Expected</th><th scope='col'>AWS answered</th><th scope='col'>Detail</th></tr></thead>
+        <thead><tr><th scope='col' class='w-check'>Check</th><th scope='col' class='w-expect'>Expected</th><th scope='col' class='w-answer'>AWS answered</th><th scope='col'>Detail</th></tr></thead>
         <tbody>
           {report.calls.map((call) => {
             const step = STEPS[call.step]
             return (
               <tr key={call.step}>
-                <td>{step.what}</td>
-                <td>{step.expected}</td>
-                <td><span class={`badge badge-${call.outcome === step.expected ? 'ok' : call.step === 'read_trust_policy' ? 'muted' : 'bad'}`}>{call.outcome}</span>{call.outcome === step.expected || call.step === 'read_trust_policy' ? '' : ' not as expected'}</td>
-                <td>{call.errorCode === null ? '' : <><code>{call.errorCode}</code> {call.errorMessage}</>}{call.attempts > 1 ? ` (${call.attempts} attempts)` : ''}</td>
+                <td data-label='Check'>{step.what}</td>
+                <td data-label='Expected'>{step.expected}</td>
+                <td data-label='AWS answered'><span class={`badge badge-${call.outcome === step.expected ? 'ok' : call.step === 'read_trust_policy' ? 'muted' : 'bad'}`}>{call.outcome}</span>{call.outcome === step.expected || call.step === 'read_trust_policy' ? '' : ' not as expected'}</td>
+                <td data-label='Detail'>{call.errorCode === null ? '' : <><code>{call.errorCode}</code> {call.errorMessage}</>}{call.attempts > 1 ? ` (${call.attempts} attempts)` : ''}</td>
               </tr>
             )
           })}

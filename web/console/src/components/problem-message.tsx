@@ -1,10 +1,13 @@
 // A problem document as a person reads it: what went wrong (detail), what to do, and the request
 // id to quote to support. role="alert" so a screen reader announces it when it appears.
 import { guidanceFor, type ApiProblem } from '../api/problem'
+import { useContext } from 'preact/hooks'
 import { session } from '../session'
+import { DeputyDown } from './unreachable-banner'
 
 export function ProblemMessage ({ problem }: { problem: ApiProblem | undefined }) {
-  if (problem === undefined) return null
+  const down = useContext(DeputyDown)
+  if (problem === undefined || (down && problem.status === 0)) return null
   const guidance = guidanceFor(problem.status)
   const fieldErrors = problem.document.errors ?? []
   return (

@@ -1,11 +1,13 @@
 // The audit explorer: filters (customer, action, outcome, client, time window) kept in the URL,
 // newest-first keyset paging, each event's detail, the integrity of the hash chain, the NDJSON
 // export of exactly the current filter, and for a customer the issued/denied chart.
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { api, rawFetch, unwrap } from '../api/client'
 import { ApiProblem } from '../api/problem'
 import type { AuditEvent, AuditQuery } from '../api/types'
 import { ProblemMessage } from '../components/problem-message'
+import { Clip } from '../components/clip'
+import { CustomerPicker } from '../components/customer-picker'
 import { StatusBadge } from '../components/status-badge'
 import { saveAs } from '../lib/download'
 import { utc } from '../lib/format'
@@ -32,7 +34,7 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
   const cursor = query.get('cursor') ?? undefined
   const key = query.toString()
   const page = useLoad(async () => await unwrap(api.GET('/v1/audit-events', { params: { query: { ...filter, cursor, limit: 50 } } })), [key])
-  const customers = useLoad(async () => await unwrap(api.GET('/v1/customers', { params: { query: { limit: 500 } } })), [])
+  const names = useCustomerNames(page.data?.items, filter.customerId)
   const [open, setOpen] = useState<string | undefined>()
   const exporter = useAction(async () => {
     const params = new URLSearchParams(filter as Record<string, string>)
@@ -61,20 +63,15 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
     return href('audit', params)
   }
   const local = (iso: string | undefined): string => iso === undefined ? '' : iso.slice(0, 16)
-  const customerName = (id: string | null): string => id === null ? '—' : customers.data?.items.find((c) => c.id === id)?.name ?? id
+  const customerName = (id: string | null): string => id === null ? '—' : names.get(id) ?? id
+  const actorName = (id: string | null): string => id === null ? 'deputy' : page.data?.actorNames[id] ?? id
 
   return (
     <>
       <h1>Audit trail</h1>
       <Integrity />
-      <form class='filters' aria-label='Filter events' onSubmit={apply} key={`${key}-${customers.data === undefined ? 0 : 1}`}>
-        <label class='field'>Customer
-          <select name='customerId'>
-            <option value=''>Any</option>
-            {filter.customerId !== undefined && customers.data?.items.some((c) => c.id === filter.customerId) !== true && <option value={filter.customerId} selected>{filter.customerId}</option>}
-            {customers.data?.items.map((c) => <option key={c.id} value={c.id} selected={c.id === filter.customerId}>{c.name}</option>)}
-          </select>
-        </label>
+      <form class='filters' aria-label='Filter events' onSubmit={apply} key={key}>
+        <CustomerPicker customerId={filter.customerId} name={filter.customerId === undefined ? undefined : names.get(filter.customerId)} />
         <label class='field'>Action
           <input name='action' list='audit-actions' defaultValue={filter.action ?? ''} maxLength={100} />
           <datalist id='audit-actions'>{KNOWN_ACTIONS.map((a) => <option key={a} value={a} />)}</datalist>
@@ -101,11 +98,11 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
       {page.data !== undefined && (
         <table class='list events'>
           <caption class='visually-hidden'>Audit events, newest first</caption>
-          <thead><tr><th scope='col'>Seq</th><th scope='col'>When (UTC)</th><th scope='col'>Action</th><th scope='col'>Outcome</th><th scope='col'>Customer</th><th scope='col'>Detail</th></tr></thead>
+          <thead><tr><th scope='col' class='w-seq'>Seq</th><th scope='col' class='w-date'>When (UTC)</th><th scope='col' class='w-action'>Action</th><th scope='col' class='w-status'>Outcome</th><th scope='col'>Customer</th><th scope='col' class='w-actor'>By</th><th scope='col' class='w-detail'>Detail</th></tr></thead>
           <tbody>
-            {page.data.items.length === 0 && <tr><td colSpan={6}>No event matches.</td></tr>}
+            {page.data.items.length === 0 && <tr><td colSpan={7}>No event matches.</td></tr>}
             {page.data.items.map((event) => (
-              <EventRow key={event.seq} event={event} customer={customerName(event.customerId)} open={open === event.seq} onToggle={() => { setOpen(open === event.seq ? undefined : event.seq) }} />
+              <EventRow key={event.seq} event={event} customer={customerName(event.customerId)} actor={actorName(event.actorClientId)} open={open === event.seq} onToggle={() => { setOpen(open === event.seq ? undefined : event.seq) }} />
             ))}
           </tbody>
         </table>
@@ -118,23 +115,24 @@ export function AuditPage ({ query }: { query: URLSearchParams }) {
   )
 }
 
-function EventRow ({ event, customer, open, onToggle }: { event: AuditEvent, customer: string, open: boolean, onToggle: () => void }) {
+function EventRow ({ event, customer, actor, open, onToggle }: { event: AuditEvent, customer: string, actor: string, open: boolean, onToggle: () => void }) {
   return (
     <>
       <tr class={open ? 'open' : ''}>
-        <td>{event.seq}</td>
-        <td>{utc(event.occurredAt)}</td>
-        <td><code>{event.action}</code></td>
-        <td><StatusBadge status={event.outcome} /></td>
-        <td>{customer}</td>
+        <td data-label='Seq'>{event.seq}</td>
+        <td data-label='When (UTC)'>{utc(event.occurredAt)}</td>
+        <td data-label='Action'><code>{event.action}</code></td>
+        <td data-label='Outcome'><StatusBadge status={event.outcome} /></td>
+        <td data-label='Customer'><Clip text={customer} /></td>
+        <td data-label='By'><Clip text={actor} /></td>
         <td><button type='button' class='link' aria-expanded={open} aria-controls={`event-${event.seq}`} onClick={onToggle}>{open ? 'Hide' : 'Show'} event {event.seq}</button></td>
       </tr>
       {open && (
         <tr id={`event-${event.seq}`} class='event-detail'>
-          <td colSpan={6}>
+          <td colSpan={7}>
             <dl class='facts'>
               <dt>Event id</dt><dd><code>{event.id}</code></dd>
-              <dt>Client</dt><dd>{event.actorClientId === null ? '—' : <a href={href('audit', new URLSearchParams({ actorClientId: event.actorClientId }))}><code>{event.actorClientId}</code></a>}</dd>
+              <dt>Client</dt><dd>{event.actorClientId === null ? '— (deputy itself, or no valid token)' : <>{actor} <a href={href('audit', new URLSearchParams({ actorClientId: event.actorClientId }))}><code>{event.actorClientId}</code></a></>}</dd>
               <dt>Resource</dt><dd>{event.resourceType ?? '—'} {event.resourceId === null ? '' : <code>{event.resourceId}</code>}</dd>
               <dt>Request id</dt><dd>{event.requestId === null ? '—' : <code>{event.requestId}</code>}</dd>
               <dt>From</dt><dd>{event.sourceIp ?? '—'} {event.userAgent ?? ''}</dd>
@@ -145,6 +143,26 @@ function EventRow ({ event, customer, open, onToggle }: { event: AuditEvent, cus
       )}
     </>
   )
+}
+
+/**
+ * The names of the customers on the page and of the filter's customer, each asked once while the
+ * page is open (GET /v1/customers/{id}; the trail carries ids only).
+ */
+function useCustomerNames (events: AuditEvent[] | undefined, filtered: string | undefined): Map<string, string> {
+  const known = useRef(new Map<string, string>())
+  const asked = useRef(new Set<string>())
+  const [, setVersion] = useState(0)
+  const wanted = [...new Set([...(events ?? []).flatMap((e) => e.customerId === null ? [] : [e.customerId]), ...(filtered === undefined ? [] : [filtered])])]
+  for (const id of wanted) {
+    if (asked.current.has(id)) continue
+    asked.current.add(id)
+    unwrap(api.GET('/v1/customers/{customerId}', { params: { path: { customerId: id } } })).then((customer) => {
+      known.current.set(id, customer.name)
+      setVersion((v) => v + 1)
+    }, () => {})
+  }
+  return known.current
 }
 
 // A token without admin is refused the check (and the refusal is audited): ask once per session.
@@ -174,7 +192,8 @@ function Integrity () {
       {!check.loading && check.problem?.status === 403
         ? <p class='muted'>Checking the hash chain needs an admin token: the seals cover every customer's events.</p>
         : <ProblemMessage problem={check.problem} />}
-      <button type='button' onClick={() => { if (full) check.reload(); else setFull(true) }}>Recheck the whole chain</button>
+      {/* Only for a token the check answered (an admin): another would be refused, and audited. */}
+      {check.data !== undefined && <button type='button' onClick={() => { if (full) check.reload(); else setFull(true) }}>Recheck the whole chain</button>}
     </section>
   )
 }

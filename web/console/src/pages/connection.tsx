@@ -1,7 +1,8 @@
 // One connection: its status, the last probe report call by call, the next scheduled probe, a
 // probe on demand, and revoke, which shows what the revocation leaves behind for the customer.
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client'
+import type { ApiProblem } from '../api/problem'
 import type { RevokedConnection } from '../api/types'
 import { ConfirmDialog } from '../components/confirm-dialog'
 import { ProbeReportView } from '../components/probe-report'
@@ -12,6 +13,21 @@ import { relative, utc } from '../lib/format'
 import { useAction, useLoad } from '../lib/use-load'
 import { href } from '../router'
 
+/** Seconds left of the wait a refusal asked for (its Retry-After), counting down once a second. */
+function useCountdown (refusal: ApiProblem | undefined): number {
+  const seconds = refusal?.retryAfter ?? null
+  const [left, setLeft] = useState(0)
+  useEffect(() => {
+    if (seconds === null) return
+    const until = Date.now() + seconds * 1000
+    const tick = (): void => { setLeft(Math.max(0, Math.ceil((until - Date.now()) / 1000))) }
+    tick()
+    const timer = setInterval(tick, 1000)
+    return () => { clearInterval(timer) }
+  }, [refusal])
+  return seconds === null ? 0 : left
+}
+
 export function ConnectionPage ({ connectionId }: { connectionId: string }) {
   const path = { params: { path: { connectionId } } }
   const connection = useLoad(async () => await unwrap(api.GET('/v1/connections/{connectionId}', path)), [connectionId])
@@ -19,6 +35,7 @@ export function ConnectionPage ({ connectionId }: { connectionId: string }) {
   const [revoked, setRevoked] = useState<RevokedConnection | undefined>()
   const revoke = useAction(async (reason: string) => await unwrap(api.POST('/v1/connections/{connectionId}/revoke', { ...path, body: { reason } })))
   const verify = useAction(async () => await unwrap(api.POST('/v1/connections/{connectionId}/verify', path)))
+  const wait = useCountdown(verify.problem?.status === 429 ? verify.problem : undefined)
 
   if (connection.problem !== undefined) return <><h1>Connection</h1><ProblemMessage problem={connection.problem} /></>
   if (connection.data === undefined) return <p aria-busy='true'>Loading…</p>
@@ -38,11 +55,13 @@ export function ConnectionPage ({ connectionId }: { connectionId: string }) {
       </dl>
       {live && (
         <div class='actions'>
-          <button type='button' disabled={verify.busy} onClick={() => { verify.run().then((done) => { if (done !== undefined) connection.reload() }) }}>{verify.busy ? 'Probing…' : 'Probe now'}</button>
+          <button type='button' disabled={verify.busy || wait > 0} aria-describedby={wait > 0 ? 'probe-wait' : undefined} onClick={() => { verify.run().then((done) => { if (done !== undefined) connection.reload() }) }}>{verify.busy ? 'Probing…' : wait > 0 ? `Probe again in ${wait} s` : 'Probe now'}</button>
           <button type='button' class='danger' onClick={() => { revoke.clear(); setConfirming(true) }}>Revoke…</button>
         </div>
       )}
-      <ProblemMessage problem={verify.problem ?? revoke.problem} />
+      {/* A probe refused for its pace says when the next one may run, not the API's sentence. */}
+      {wait > 0 && <p id='probe-wait' class='muted why' role='status'>{verify.problem?.code === 'probe_cooldown' ? 'This connection was probed moments ago, and deputy spaces the probes of one connection.' : 'This customer has used its probes for the hour: each one calls AWS in the customer\'s account.'} You can probe again in {wait} s.</p>}
+      <ProblemMessage problem={verify.problem?.status === 429 ? revoke.problem : verify.problem ?? revoke.problem} />
       {revoked !== undefined && <RevocationImpact impact={revoked.impact} roleArn={revoked.roleArn} />}
       <section aria-labelledby='report-title'>
         <h2 id='report-title'>Last probe</h2>

@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client'
 import type { Customer, OffboardedCustomer } from '../api/types'
+import { Clamp } from '../components/clip'
 import { ConfirmDialog } from '../components/confirm-dialog'
 import { ProblemMessage } from '../components/problem-message'
 import { RevocationImpact } from '../components/revocation-impact'
@@ -18,6 +19,7 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
   const externalIds = useLoad(async () => await unwrap(api.GET('/v1/customers/{customerId}/external-ids', { params: { path: { customerId }, query: { limit: 100 } } })), [customerId])
   const connections = useLoad(async () => await unwrap(api.GET('/v1/customers/{customerId}/connections', { params: { path: { customerId }, query: { limit: 100 } } })), [customerId])
   const [offboarded, setOffboarded] = useState<OffboardedCustomer | undefined>()
+  const suspension = useSuspension(customerId, customer.data?.status)
 
   if (customer.problem !== undefined) return <><h1>Customer</h1><ProblemMessage problem={customer.problem} /></>
   if (customer.data === undefined) return <p aria-busy='true'>Loading…</p>
@@ -25,7 +27,8 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
   const reloadAll = (): void => { customer.reload(); externalIds.reload(); connections.reload() }
   return (
     <>
-      <h1>{c.name} <StatusBadge status={c.status} /></h1>
+      <h1 tabIndex={-1}><Clamp text={c.name} /> <StatusBadge status={c.status} /></h1>
+      {suspension !== undefined && <p class='suspension'>Suspended {utc(suspension.at)} by {suspension.by}: “{suspension.reason}”.</p>}
       <dl class='facts'>
         <dt>deputy id</dt><dd><code>{c.id}</code></dd>
         <dt>Your reference</dt><dd>{c.externalRef ?? '—'}</dd>
@@ -45,15 +48,15 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
           ? <p>No AWS account is connected yet.</p>
           : (
             <table class='list'>
-              <thead><tr><th scope='col'>Role</th><th scope='col'>Account</th><th scope='col'>Status</th><th scope='col'>Last probe</th><th scope='col'>Next probe</th></tr></thead>
+              <thead><tr><th scope='col'>Role</th><th scope='col' class='w-account'>Account</th><th scope='col' class='w-status'>Status</th><th scope='col' class='w-date'>Last probe</th><th scope='col' class='w-date'>Next probe</th></tr></thead>
               <tbody>
                 {connections.data.items.map((connection) => (
                   <tr key={connection.id}>
-                    <td><a href={href('connections', connection.id)}>{connection.roleArn}</a></td>
-                    <td>{connection.awsAccountId}</td>
-                    <td><StatusBadge status={connection.status} /></td>
-                    <td><StatusBadge status={connection.verification.outcome} /> {relative(connection.verification.checkedAt)}</td>
-                    <td>{connection.nextProbeAt === null ? '—' : relative(connection.nextProbeAt)}</td>
+                    <td data-label='Role'><a class='clip' title={connection.roleArn} href={href('connections', connection.id)}>{connection.roleArn}</a></td>
+                    <td data-label='Account'>{connection.awsAccountId}</td>
+                    <td data-label='Status'><StatusBadge status={connection.status} /></td>
+                    <td data-label='Last probe'><StatusBadge status={connection.verification.outcome} /> {relative(connection.verification.checkedAt)}</td>
+                    <td data-label='Next probe'>{connection.nextProbeAt === null ? '—' : relative(connection.nextProbeAt)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -68,15 +71,15 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
           ? <p>No external ID minted yet.</p>
           : (
             <table class='list'>
-              <thead><tr><th scope='col'>AWS account</th><th scope='col'>External ID</th><th scope='col'>Status</th><th scope='col'>Minted</th><th scope='col'>Retired</th></tr></thead>
+              <thead><tr><th scope='col' class='w-account'>AWS account</th><th scope='col' class='w-uuid'>External ID</th><th scope='col' class='w-status'>Status</th><th scope='col' class='w-date'>Minted</th><th scope='col'>Retired</th></tr></thead>
               <tbody>
                 {externalIds.data.items.map((externalId) => (
                   <tr key={externalId.id}>
-                    <td>{externalId.awsAccountId}</td>
-                    <td><code>{externalId.externalId}</code></td>
-                    <td><StatusBadge status={externalId.status} /></td>
-                    <td>{utc(externalId.createdAt)}</td>
-                    <td>{externalId.retiredAt === null ? '—' : `${utc(externalId.retiredAt)}${externalId.retireReason === null ? '' : ` (${externalId.retireReason})`}`}</td>
+                    <td data-label='AWS account'>{externalId.awsAccountId}</td>
+                    <td data-label='External ID'><code>{externalId.externalId}</code></td>
+                    <td data-label='Status'><StatusBadge status={externalId.status} /></td>
+                    <td data-label='Minted'>{utc(externalId.createdAt)}</td>
+                    <td data-label='Retired'>{externalId.retiredAt === null ? '—' : `${utc(externalId.retiredAt)}${externalId.retireReason === null ? '' : ` (${externalId.retireReason})`}`}</td>
                   </tr>
                 ))}
               </tbody>
@@ -85,6 +88,23 @@ export function CustomerPage ({ customerId }: { customerId: string }) {
       </section>
     </>
   )
+}
+
+/**
+ * Why and since when a suspended customer is suspended, and by whom: the latest customer.suspended
+ * event in the audit trail (the customer record keeps the status only). Needs audit:read; without
+ * it the page says nothing more.
+ */
+function useSuspension (customerId: string, status: string | undefined): { at: string, by: string, reason: string } | undefined {
+  const found = useLoad(async () => {
+    if (status !== 'suspended') return undefined
+    const page = await unwrap(api.GET('/v1/audit-events', { params: { query: { customerId, action: 'customer.suspended', limit: 1 } } }))
+    const event = page.items[0]
+    if (event === undefined) return undefined
+    const by = event.actorClientId === null ? 'deputy' : page.actorNames[event.actorClientId] ?? event.actorClientId
+    return { at: event.occurredAt, by, reason: typeof event.details.reason === 'string' ? event.details.reason : '' }
+  }, [customerId, status])
+  return found.data
 }
 
 const LIFECYCLE: Record<Lifecycle, { label: string, title: (name: string) => string, what: string, danger: boolean, reason: boolean }> = {

@@ -1,8 +1,11 @@
-// Customers: search by name or reference, filter by status, page through, create one.
+// Customers: create one (above the list, where a new onboarding starts), then the list, newest
+// first with how many match, searched by name or reference on the server (it finds one among
+// thousands), filtered by status, paged.
 import { useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client'
 import type { Customer, CustomerStatus } from '../api/types'
 import { ProblemMessage } from '../components/problem-message'
+import { Clip } from '../components/clip'
 import { StatusBadge } from '../components/status-badge'
 import { useAction, useLoad } from '../lib/use-load'
 import { utc } from '../lib/format'
@@ -16,7 +19,7 @@ export function CustomersPage ({ query }: { query: URLSearchParams }) {
   const status = STATUSES.find((s) => s === statusParam)
   const cursor = query.get('cursor') ?? undefined
   const list = useLoad(async () => await unwrap(api.GET('/v1/customers', {
-    params: { query: { search: search === '' ? undefined : search, status, cursor, limit: 25 } }
+    params: { query: { search: search === '' ? undefined : search, status, cursor, limit: 25, order: 'desc' } }
   })), [search, status, cursor])
 
   const filter = (event: Event): void => {
@@ -38,6 +41,8 @@ export function CustomersPage ({ query }: { query: URLSearchParams }) {
   return (
     <>
       <h1>Customers</h1>
+      <CreateCustomer />
+      <h2 id='list-title'>{list.data === undefined ? 'All customers' : count(list.data.total, search, status)}</h2>
       <form class='filters' role='search' aria-label='Find customers' onSubmit={filter} key={query.toString()}>
         <label class='field'>Name or reference<input type='search' name='search' defaultValue={search} maxLength={200} /></label>
         <label class='field'>Status
@@ -50,29 +55,35 @@ export function CustomersPage ({ query }: { query: URLSearchParams }) {
       </form>
       <ProblemMessage problem={list.problem} />
       {list.data !== undefined && (
-        <table class='list'>
-          <caption class='visually-hidden'>Customers</caption>
-          <thead><tr><th scope='col'>Name</th><th scope='col'>Reference</th><th scope='col'>Status</th><th scope='col'>Created</th></tr></thead>
+        <table class='list' aria-labelledby='list-title'>
+          <thead><tr><th scope='col'>Name</th><th scope='col' class='w-ref'>Reference</th><th scope='col' class='w-status'>Status</th><th scope='col' class='w-date'>Created</th></tr></thead>
           <tbody>
             {list.data.items.length === 0 && <tr><td colSpan={4}>No customer matches.</td></tr>}
             {list.data.items.map((customer) => (
               <tr key={customer.id}>
-                <td><a href={href('customers', customer.id)}>{customer.name}</a></td>
-                <td>{customer.externalRef ?? '—'}</td>
-                <td><StatusBadge status={customer.status} /></td>
-                <td>{utc(customer.createdAt)}</td>
+                <td data-label='Name'><a class='clip' title={customer.name} href={href('customers', customer.id)}>{customer.name}</a></td>
+                <td data-label='Reference'><Clip text={customer.externalRef ?? '—'} /></td>
+                <td data-label='Status'><StatusBadge status={customer.status} /></td>
+                <td data-label='Created'>{utc(customer.createdAt)}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
       <nav class='pager' aria-label='Pages'>
-        {cursor !== undefined && <a href={href('customers', withoutCursor(query))}>First page</a>}
-        {list.data?.nextCursor !== null && list.data?.nextCursor !== undefined && <a href={nextPage(list.data.nextCursor)}>Next page</a>}
+        {cursor !== undefined && <a href={href('customers', withoutCursor(query))}>Newest</a>}
+        {list.data?.nextCursor !== null && list.data?.nextCursor !== undefined && <a href={nextPage(list.data.nextCursor)}>Older customers</a>}
       </nav>
-      <CreateCustomer />
     </>
   )
+}
+
+/** "3 customers match “acme” (suspended), newest first". */
+function count (total: number, search: string, status: CustomerStatus | undefined): string {
+  const noun = `${total} customer${total === 1 ? '' : 's'}`
+  const filtered = search !== '' || status !== undefined
+  const which = `${search === '' ? '' : ` “${search}”`}${status === undefined ? '' : `${search === '' ? '' : ','} ${status}`}`
+  return filtered ? `${noun} match${total === 1 ? 'es' : ''}${which}` : `${noun}, newest first`
 }
 
 function withoutCursor (query: URLSearchParams): URLSearchParams {

@@ -5,10 +5,14 @@ import { api, unwrap } from '../api/client'
 import type { ApiProblem } from '../api/problem'
 import { applySandboxStack } from '../api/sandbox'
 import type { Connection, ExternalId, OnboardingKit, ProbeReport, Readiness } from '../api/types'
+import { Clamp } from '../components/clip'
 import { CopyButton } from '../components/copy-button'
+import { ProbeFailure } from '../components/probe-failure'
 import { ProbeReportView } from '../components/probe-report'
 import { ProblemMessage } from '../components/problem-message'
 import { saveAs } from '../lib/download'
+import { useStepFocus } from '../lib/focus'
+import { roleArnProblem } from '../lib/role-arn'
 import { useAction, useLoad } from '../lib/use-load'
 import { href } from '../router'
 
@@ -24,25 +28,36 @@ export function OnboardingWizard ({ customerId, ready }: { customerId: string, r
   if (customer.problem !== undefined) return <><h1>Connect an AWS account</h1><ProblemMessage problem={customer.problem} /></>
   return (
     <>
-      <h1>Connect an AWS account{customer.data === undefined ? '' : ` for ${customer.data.name}`}</h1>
+      <h1 tabIndex={-1}><Clamp text={`Connect an AWS account${customer.data === undefined ? '' : ` for ${customer.data.name}`}`} title={customer.data?.name} /></h1>
       <ol class='steps' aria-label='Steps'>
         {STEPS.map(([id, label], index) => <li key={id} aria-current={id === step ? 'step' : undefined} class={id === step ? 'current' : ''}>{index + 1}. {label}</li>)}
       </ol>
       {step === 'account' && <AccountStep customerId={customerId} suggested={ready?.sandbox?.customerAwsAccountId} onMinted={(minted) => { setExternalId(minted); setStep('kit') }} />}
       {step === 'kit' && externalId !== undefined && <KitStep externalId={externalId} sandbox={ready?.aws === 'emulated'} onRoleCreated={(arn) => { setRoleArn(arn); setStep('role') }} onNext={() => { setStep('role') }} />}
       {step === 'role' && externalId !== undefined && <RoleStep customerId={customerId} externalId={externalId} roleArn={roleArn} setRoleArn={setRoleArn} onBack={() => { setStep('kit') }} onConnected={(created) => { setConnection(created); setStep('done') }} />}
-      {step === 'done' && connection !== undefined && (
-        <section aria-labelledby='done-title'>
-          <h2 id='done-title' tabIndex={-1}>Connected</h2>
-          <ProbeReportView report={connection.verification} />
-          <p>deputy can now issue short-lived credentials for <code>{connection.roleArn}</code>, and probes it again on schedule.</p>
-          <div class='actions'>
-            <a class='button primary' href={href('connections', connection.id)}>Open the connection</a>
-            <a class='button' href={href('customers', customerId)}>Back to the customer</a>
-          </div>
-        </section>
-      )}
+      {step === 'done' && connection !== undefined && <DoneStep customerId={customerId} connection={connection} />}
     </>
+  )
+}
+
+/** "Step 2 of 4: Create the role", for the step's announcement. */
+const stepLabel = (step: Step): string => {
+  const index = STEPS.findIndex(([id]) => id === step)
+  return `Step ${index + 1} of ${STEPS.length}: ${STEPS[index]?.[1] ?? ''}`
+}
+
+function DoneStep ({ customerId, connection }: { customerId: string, connection: Connection }) {
+  const focus = useStepFocus(stepLabel('done'))
+  return (
+    <section aria-labelledby='done-title'>
+      <h2 id='done-title' tabIndex={-1} ref={focus}>Connected</h2>
+      <ProbeReportView report={connection.verification} />
+      <p>deputy can now issue short-lived credentials for <code>{connection.roleArn}</code>, and probes it again on schedule.</p>
+      <div class='actions'>
+        <a class='button primary' href={href('connections', connection.id)}>Open the connection</a>
+        <a class='button' href={href('customers', customerId)}>Back to the customer</a>
+      </div>
+    </section>
   )
 }
 
@@ -63,7 +78,7 @@ function AccountStep ({ customerId, suggested, onMinted }: { customerId: string,
       <p>deputy mints one external ID for this account: a random value the customer's role will require, so no one else can make deputy use the role.</p>
       <form class='inline-form' onSubmit={(event) => { event.preventDefault(); mint.run().then((minted) => { if (minted !== undefined) onMinted(minted) }) }}>
         <label class='field'>AWS account ID (12 digits)
-          <input name='awsAccountId' inputMode='numeric' pattern='[0-9]{12}' required value={account} onInput={(event) => { setAccount(event.currentTarget.value) }} autoFocus />
+          <input name='awsAccountId' inputMode='numeric' pattern='[0-9]{12}' required value={account} onInput={(event) => { setAccount(event.currentTarget.value) }} autoFocus data-autofocus />
         </label>
         <button type='submit' class='primary' disabled={mint.busy}>Mint the external ID</button>
       </form>
@@ -75,12 +90,13 @@ function AccountStep ({ customerId, suggested, onMinted }: { customerId: string,
 function KitStep ({ externalId, sandbox, onRoleCreated, onNext }: { externalId: ExternalId, sandbox: boolean, onRoleCreated: (roleArn: string) => void, onNext: () => void }) {
   const kit = useLoad(async () => await unwrap(api.GET('/v1/external-ids/{externalIdId}/onboarding', { params: { path: { externalIdId: externalId.id } } })), [externalId.id])
   const apply = useAction(async (k: OnboardingKit) => await applySandboxStack(k.awsAccountId, k.cloudFormation.template))
+  const focus = useStepFocus(stepLabel('kit'))
   if (kit.problem !== undefined) return <ProblemMessage problem={kit.problem} />
   if (kit.data === undefined) return <p aria-busy='true'>Loading the kit…</p>
   const k = kit.data
   return (
     <section aria-labelledby='kit-title'>
-      <h2 id='kit-title'>The customer creates the role</h2>
+      <h2 id='kit-title' tabIndex={-1} ref={focus}>The customer creates the role</h2>
       <dl class='facts'>
         <dt>External ID</dt><dd><code class='external-id'>{k.externalId}</code> <CopyButton text={k.externalId} label='Copy external ID' /></dd>
         <dt>Role to create</dt><dd><code>{k.roleArn}</code></dd>
@@ -123,24 +139,25 @@ function RoleStep ({ customerId, externalId, roleArn, setRoleArn, onBack, onConn
   const register = useAction(async () => await unwrap(api.POST('/v1/customers/{customerId}/connections', { params: { path: { customerId } }, body: { externalIdId: externalId.id, roleArn: roleArn.trim() } })))
   const submit = (): void => { register.run().then((connection) => { if (connection !== undefined) onConnected(connection) }) }
   const report = probeOf(register.problem)
+  const focus = useStepFocus(stepLabel('role'))
+  const kit = useLoad(async () => await unwrap(api.GET('/v1/external-ids/{externalIdId}/onboarding', { params: { path: { externalIdId: externalId.id } } })), [externalId.id])
+  const invalid = roleArnProblem(roleArn, externalId.awsAccountId)
+  const why = roleArn.trim() === '' ? 'Paste the role ARN to verify it.' : invalid
   return (
     <section aria-labelledby='role-title'>
-      <h2 id='role-title'>Verify the role</h2>
+      <h2 id='role-title' tabIndex={-1} ref={focus}>Verify the role</h2>
       <p>Paste the ARN of the role the customer created (the stack's <code>RoleArn</code> output). deputy then makes three AssumeRole calls: with the external ID it must work; without it, or with a wrong one, AWS must refuse. Only then is the role recorded.</p>
       <form class='inline-form' onSubmit={(event) => { event.preventDefault(); submit() }}>
         <label class='field wide'>Role ARN
-          <input name='roleArn' required spellcheck={false} placeholder={`arn:aws:iam::${externalId.awsAccountId}:role/…`} value={roleArn} onInput={(event) => { setRoleArn(event.currentTarget.value) }} />
+          <input name='roleArn' required spellcheck={false} placeholder={`arn:aws:iam::${externalId.awsAccountId}:role/…`} value={roleArn} aria-invalid={invalid !== undefined} aria-describedby='role-arn-why' onInput={(event) => { setRoleArn(event.currentTarget.value) }} />
         </label>
-        <button type='submit' class='primary' disabled={register.busy || roleArn.trim() === ''}>{register.busy ? 'Probing…' : report === undefined ? 'Verify and connect' : 'Retry'}</button>
+        <button type='submit' class='primary' disabled={register.busy || why !== undefined} aria-describedby='role-arn-why'>{register.busy ? 'Probing…' : report === undefined ? 'Verify and connect' : 'Retry'}</button>
         <button type='button' onClick={onBack}>Back to the kit</button>
       </form>
-      {register.problem !== undefined && (
-        <div class='probe-failure'>
-          <ProblemMessage problem={register.problem} />
-          {report !== undefined && <ProbeReportView report={report} />}
-          {report !== undefined && <p>Nothing was recorded: fix the role, then press Retry.</p>}
-        </div>
-      )}
+      {why !== undefined && <p id='role-arn-why' class={invalid === undefined ? 'muted why' : 'field-error'}>{why}</p>}
+      {register.problem !== undefined && (report === undefined
+        ? <ProblemMessage problem={register.problem} />
+        : <ProbeFailure problem={register.problem} report={report} kit={kit.data} />)}
     </section>
   )
 }

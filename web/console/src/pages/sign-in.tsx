@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client'
 import { ApiProblem, toProblem } from '../api/problem'
 import { ProblemMessage } from '../components/problem-message'
+import { ANNOUNCER_ID } from '../lib/focus'
 import { session } from '../session'
 
 export function SignIn () {
@@ -29,16 +30,17 @@ export function SignIn () {
   }
   return (
     <main class='sign-in' id='main'>
-      <h1>deputy console</h1>
+      <h1 tabIndex={-1}>deputy console</h1>
       <p>Paste an API token. It is kept in this browser tab only (sessionStorage), sent only to this deputy, and forgotten when you sign out or close the tab.</p>
       <form onSubmit={(event) => { submit(event) }}>
         <label class='field'>
           API token
-          <input type='password' name='token' autoComplete='off' spellcheck={false} required value={token} onInput={(event) => { setToken(event.currentTarget.value) }} autoFocus />
+          <input type='password' name='token' autoComplete='off' spellcheck={false} required value={token} onInput={(event) => { setToken(event.currentTarget.value) }} autoFocus data-autofocus />
         </label>
         <button type='submit' class='primary' disabled={busy || token.trim() === ''}>Sign in</button>
       </form>
       <ProblemMessage problem={problem} />
+      <p id={ANNOUNCER_ID} class='visually-hidden' role='status' />
     </main>
   )
 }
