@@ -10,6 +10,7 @@ import { auditRoutes } from './modules/audit/audit.routes.js'
 import { connectAws } from './modules/connections/aws-access.js'
 import { connectionsRoutes } from './modules/connections/connections.routes.js'
 import { credentialsRoutes } from './modules/credentials/credentials.routes.js'
+import { containerCredentialsRoutes } from './modules/credentials/container-credentials.routes.js'
 import { customersRoutes } from './modules/customers/customers.routes.js'
 import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
 import { onboardingRoutes } from './modules/onboarding/onboarding.routes.js'
@@ -187,6 +188,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(onboardingRoutes, { onboarding: services.onboarding })
   await fastify.register(connectionsRoutes, { connections: services.connections })
   await fastify.register(credentialsRoutes, { credentials: services.credentials })
+  await fastify.register(containerCredentialsRoutes, { credentials: services.credentials })
   await fastify.register(issuanceFreezeRoutes, { issuanceFreeze: services.issuanceFreeze })
   await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
   // The browser console: static files in their own context, with their own strict CSP.
