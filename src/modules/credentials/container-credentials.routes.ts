@@ -26,6 +26,8 @@ function sendContainerError (error: FastifyError, request: FastifyRequest, reply
 export const containerCredentialsRoutes: FastifyPluginAsyncTypebox<{ credentials: CredentialsService }> = async (app, { credentials }) => {
   app.get('/v1/connections/:connectionId/container-credentials', {
     onRequest: app.authorize('credentials:issue'),
+    // A HEAD would issue (and audit) credentials only to drop them.
+    exposeHeadRoute: false,
     // Every error of this route, from any hook (auth, rate limit, load shedding) or the service,
     // mapped as on every other route, then written in the container provider's dialect.
     errorHandler: sendContainerError,
