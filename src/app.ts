@@ -102,7 +102,12 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
     aws = await connectAws(awsSettings, { onCall: (action, result, seconds) => { metrics.stsCalls.observe({ action, result }, seconds) }, ...sandbox?.connection })
     fastify.addHook('onClose', async () => aws?.close())
     if (sandbox !== undefined) fastify.log.warn({ identity: aws.identityArn, stsEndpoint: sandbox.connection.endpoint, sandbox: true }, 'sandbox: AWS is emulated by the STS emulator in this process; no call reaches AWS')
-    else fastify.log.info({ identity: aws.identityArn, region: awsSettings.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default' }, 'AWS identity confirmed')
+    else {
+      fastify.log.info({ identity: aws.identityArn, region: awsSettings.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default', awsCredentials: aws.ownCredentials }, 'AWS identity confirmed')
+      metrics.awsCredentialsLongTerm.set(aws.ownCredentials === 'long_term' ? 1 : 0)
+      // What deputy asks of its customers' vendors, it asks of itself: no long-lived secret.
+      if (aws.ownCredentials === 'long_term') fastify.log.warn({ identity: aws.identityArn, awsCredentials: 'long_term' }, 'deputy\'s own AWS credentials are long-term access keys (AKIA...): run it with a role instead (web identity, a container or instance role, or IAM Roles Anywhere as a credential_process; README, "deputy\'s own AWS identity")')
+    }
   } else {
     fastify.log.warn('VENDOR_PRINCIPAL_ARN is not set: running without AWS; connection and credential routes answer 503')
   }
@@ -181,7 +186,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 
   await fastify.register(metricsRoutes, { registry: metrics.registry })
-  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings })
+  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings, awsCredentials: sandbox === undefined ? aws?.ownCredentials : undefined })
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
   await fastify.register(customersRoutes, { customers: services.customers })
   await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })

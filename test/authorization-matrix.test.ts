@@ -39,6 +39,8 @@ type BoundCase =
 interface Expectation {
   /** Routes without authorize(): the status anyone gets, token or not. */
   public?: number
+  /** A public route that authenticates a bearer token when one is sent (401, audited, if unknown). */
+  checksBearer?: true
   bound?: BoundCase[]
   /** A body that passes validation, so that a request refused only for tenancy reaches the service. */
   body?: (f: Fixtures) => Record<string, unknown>
@@ -61,7 +63,7 @@ const notFoundIn = (where: 'path' | 'query' | 'body', audit: 'access.denied' | '
 /** Keyed by `METHOD url` as the route table spells it. HEAD routes follow their GET. */
 const EXPECTATIONS: Record<string, Expectation> = {
   'GET /healthz': { public: 200 },
-  'GET /readyz': { public: 200 },
+  'GET /readyz': { public: 200, checksBearer: true },
   'POST /v1/api-clients': { bound: ADMIN_ONLY, body: () => ({ name: 'matrix', scopes: ['audit:read'] }) },
   'GET /v1/api-clients': { bound: ADMIN_ONLY },
   'POST /v1/api-clients/:apiClientId/revoke': { bound: ADMIN_ONLY },
@@ -229,6 +231,11 @@ t.test('authorization matrix', async (t) => {
       const url = pathOf(route, paramsOfA)
       for (const [label, authorization] of [['no token', undefined], ['an unknown token', bearer(`dpt_${randomBytes(32).toString('base64url')}`)], ['a malformed header', 'Basic abc']] as const) {
         const { res, events } = await send(route.method, url, authorization)
+        if (expectation?.checksBearer === true && label === 'an unknown token') {
+          t.equal(res.statusCode, 401, `${label}: refused, as on any route (${res.body.slice(0, 120)})`)
+          t.match(events, [{ action: 'auth.failed', outcome: 'denied', details: { reason: 'unknown_token' } }], `${label}: audited`)
+          continue
+        }
         t.equal(res.statusCode, expectation?.public, `${label}: ${res.body.slice(0, 120)}`)
         t.same(events, [], `${label}: nothing audited`)
       }

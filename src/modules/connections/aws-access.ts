@@ -25,7 +25,7 @@ export function requireAws (aws: AwsAccess | undefined): AwsAccess {
  * configured VENDOR_PRINCIPAL_ARN (or a session of that role), or deputy refuses to start.
  * `endpoint` and `credentials` (the sandbox's emulator) replace the SDK's own resolution.
  */
-export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, close: () => void }> {
+export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, ownCredentials: 'long_term' | 'temporary', close: () => void }> {
   const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs, ...options })
   const identity = await sts.callerIdentity({ retryBudgetMs: settings.stsRetryBudgetMs })
   if (!identity.ok) {
@@ -36,6 +36,8 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
     sts.destroy()
     throw new StartupError(`deputy's AWS credentials belong to ${identity.value.arn}, not to VENDOR_PRINCIPAL_ARN ${settings.vendorPrincipalArn}; customers trust the latter, so deputy refuses to start`)
   }
+  // Resolved by the call above, so this asks no one.
+  const ownCredentials = await sts.ownCredentials()
   const probe = createProbe({
     sts,
     settings: {
@@ -45,5 +47,5 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
       sourceIdentity: settings.sourceIdentity ? PROBE_SOURCE_IDENTITY : undefined
     }
   })
-  return { settings, sts, probe, identityArn: identity.value.arn, close: () => { sts.destroy() } }
+  return { settings, sts, probe, identityArn: identity.value.arn, ownCredentials, close: () => { sts.destroy() } }
 }

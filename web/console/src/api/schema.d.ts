@@ -48,7 +48,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database answers (and whether issuance is frozen, or AWS emulated) */
+        /**
+         * The database answers (and whether issuance is frozen, or AWS emulated)
+         * @description No token needed. With a bearer token (`metrics:read`) it also says what kind of AWS credentials deputy runs on (`awsCredentials`); a token that is not valid, or lacks the scope, is refused (401, 403) and audited.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -717,6 +720,8 @@ export interface operations {
                          */
                         issuanceFrozen?: true;
                         issuanceFreezeReason?: string | null;
+                        /** @description Only for a caller that sends an API token with `metrics:read`: whether deputy's own AWS credentials are long-term access keys (AKIA...) or temporary credentials of a role. */
+                        awsCredentials?: "long_term" | "temporary";
                         /**
                          * @description Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.
                          * @enum {string}
@@ -730,6 +735,37 @@ export interface operations {
                             customerAwsAccountId: string;
                         };
                     };
+                };
+            };
+            /** @description Missing, unknown or revoked API token. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API token lacks the required scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `auth_throttled` after repeated failed authentication; `probe_cooldown` or `probe_budget_exhausted` for probes); see Retry-After. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected error (`internal_error`); the details are only in the log, under the request id. */
