@@ -119,6 +119,10 @@ t.test('real AWS clients get, use and refresh credentials from deputy, and show 
   }
   const boto3 = (scenarios: Array<{ env: Record<string, string>, calls: number }>) => batch(clients.python, [join(HERE, 'boto3-client.py')], scenarios)
   const node = (scenarios: Array<{ env: Record<string, string>, calls: number }>) => batch(clients.node === true ? process.execPath : undefined, [join(HERE, 'node-client.mjs')], scenarios)
+  // Refusals cost each SDK its retry pauses (botocore 3 x 1 s, the JS SDK 3 x 1 s): one process
+  // per refused scenario, all at once, rather than one after another.
+  const apart = async (client: typeof boto3, scenarios: Array<{ env: Record<string, string>, calls: number }>): Promise<Outcome[][]> =>
+    (await Promise.all(scenarios.map(async (scenario) => client([scenario])))).map((outcomes) => outcomes[0] ?? [])
   /** How often deputy issued for this purpose: one credentials.issued event per fetch. */
   const fetches = (purpose: string) => database.prisma.auditEvent.count({ where: { action: 'credentials.issued', resourceId: connection.id, details: { path: ['purpose'], equals: purpose } } })
   const assumed = (t: Test, outcomes: Outcome[], calls: number, what: string) => {
@@ -217,12 +221,12 @@ t.test('real AWS clients get, use and refresh credentials from deputy, and show 
       cli(clients.cliV2, processProfile('wrong token', { token: wrongToken })),
       cli(clients.cliV1, container('wrong token', { token: wrongToken })),
       cli(clients.cliV1, container('revoked', { connectionId: revoked.connection.id })),
-      boto3([
+      apart(boto3, [
         { env: container('wrong token', { token: wrongToken }), calls: 1 },
         { env: container('revoked', { connectionId: revoked.connection.id }), calls: 1 },
         { env: processProfile('wrong token', { token: wrongToken }), calls: 1 }
       ]),
-      node([
+      apart(node, [
         { env: container('wrong token', { token: wrongToken }), calls: 1 },
         { env: container('node revoked', { connectionId: revoked.connection.id }), calls: 1 }
       ])
@@ -248,7 +252,7 @@ t.test('real AWS clients get, use and refresh credentials from deputy, and show 
       cli(clients.cliV2, container('frozen')),
       cli(clients.cliV2, processProfile('frozen')),
       cli(clients.cliV1, container('frozen')),
-      boto3([{ env: container('frozen'), calls: 1 }, { env: processProfile('frozen'), calls: 1 }]),
+      apart(boto3, [{ env: container('frozen'), calls: 1 }, { env: processProfile('frozen'), calls: 1 }]),
       node([{ env: container('node frozen'), calls: 1 }])
     ])
     const reason = /incident 7 under investigation/
