@@ -144,7 +144,8 @@ t.test('real AWS clients get, use and refresh credentials from deputy, and show 
       ]),
       node([
         { env: container('node container', { durationSeconds: 3600 }), calls: 3 },
-        { env: container('node token file', { durationSeconds: 3600, file: true }), calls: 1 }
+        { env: container('node token file', { durationSeconds: 3600, file: true }), calls: 1 },
+        { env: processProfile('node process', { durationSeconds: 3600 }), calls: 2 }
       ])
     ])
     assumed(t, v2c, 1, 'CLI v2, container provider')
@@ -155,9 +156,10 @@ t.test('real AWS clients get, use and refresh credentials from deputy, and show 
     assumed(t, py[2] ?? [], 3, 'boto3, credential_process')
     assumed(t, js[0] ?? [], 3, 'JS SDK v3, container provider')
     assumed(t, js[1] ?? [], 1, 'JS SDK v3, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE')
+    assumed(t, js[2] ?? [], 2, 'JS SDK v3, credential_process')
     const counts: Record<string, number> = {}
-    for (const purpose of ['cli v2 container', 'cli v2 process', 'cli v1 container', 'boto3 container', 'boto3 token file', 'boto3 process', 'node container', 'node token file']) counts[purpose] = await fetches(purpose)
-    const present = { 'cli v2 container': clients.cliV2, 'cli v2 process': clients.cliV2, 'cli v1 container': clients.cliV1, 'boto3 container': clients.python, 'boto3 token file': clients.python, 'boto3 process': clients.python, 'node container': clients.node, 'node token file': clients.node }
+    for (const purpose of ['cli v2 container', 'cli v2 process', 'cli v1 container', 'boto3 container', 'boto3 token file', 'boto3 process', 'node container', 'node token file', 'node process']) counts[purpose] = await fetches(purpose)
+    const present = { 'cli v2 container': clients.cliV2, 'cli v2 process': clients.cliV2, 'cli v1 container': clients.cliV1, 'boto3 container': clients.python, 'boto3 token file': clients.python, 'boto3 process': clients.python, 'node container': clients.node, 'node token file': clients.node, 'node process': clients.node }
     t.same(counts, Object.fromEntries(Object.entries(present).map(([purpose, found]) => [purpose, found === undefined ? 0 : 1])), 'one fetch per client while the session is fresh, however many calls')
   })
 
