@@ -104,7 +104,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
     if (sandbox !== undefined) fastify.log.warn({ identity: aws.identityArn, stsEndpoint: sandbox.connection.endpoint, sandbox: true }, 'sandbox: AWS is emulated by the STS emulator in this process; no call reaches AWS')
     else {
       fastify.log.info({ identity: aws.identityArn, region: awsSettings.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default', awsCredentials: aws.ownCredentials }, 'AWS identity confirmed')
-      metrics.awsCredentialsLongTerm.set(aws.ownCredentials === 'long_term' ? 1 : 0)
+      metrics.reportAwsCredentials(aws.ownCredentials)
       // What deputy asks of its customers' vendors, it asks of itself: no long-lived secret.
       if (aws.ownCredentials === 'long_term') fastify.log.warn({ identity: aws.identityArn, awsCredentials: 'long_term' }, 'deputy\'s own AWS credentials are long-term access keys (AKIA...): run it with a role instead (web identity, a container or instance role, or IAM Roles Anywhere as a credential_process; README, "deputy\'s own AWS identity")')
     }

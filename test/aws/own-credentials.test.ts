@@ -104,3 +104,9 @@ t.test('long-term access keys: a warning at start, the gauge, and /readyz for an
   t.equal((await call(app, 'GET', '/readyz', { token: worker.token })).statusCode, 403, 'a token without metrics:read is refused')
   t.equal((await call(app, 'GET', '/readyz', { token: 'dpt_unknown-0123456789abcdefghijklmnopqrstuvwxyz' })).statusCode, 401, 'an unknown token is refused')
 })
+
+t.test('without AWS: no gauge and no awsCredentials (not a claim of temporary credentials)', async (t) => {
+  const { app } = await buildTestApp(t)
+  t.notMatch((await call(app, 'GET', '/metrics', { token: ADMIN_TOKEN })).body, /deputy_aws_credentials_long_term/)
+  t.same((await call(app, 'GET', '/readyz', { token: ADMIN_TOKEN })).json(), { status: 'ok' })
+})
