@@ -10,6 +10,7 @@ import { auditRoutes } from './modules/audit/audit.routes.js'
 import { connectAws } from './modules/connections/aws-access.js'
 import { connectionsRoutes } from './modules/connections/connections.routes.js'
 import { credentialsRoutes } from './modules/credentials/credentials.routes.js'
+import { containerCredentialsRoutes } from './modules/credentials/container-credentials.routes.js'
 import { customersRoutes } from './modules/customers/customers.routes.js'
 import { externalIdsRoutes } from './modules/external-ids/external-ids.routes.js'
 import { onboardingRoutes } from './modules/onboarding/onboarding.routes.js'
@@ -105,7 +106,12 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
     aws = await connectAws(awsSettings, { onCall: (action, result, seconds) => { metrics.stsCalls.observe({ action, result }, seconds) }, ...sandbox?.connection })
     fastify.addHook('onClose', async () => aws?.close())
     if (sandbox !== undefined) fastify.log.warn({ identity: aws.identityArn, stsEndpoint: sandbox.connection.endpoint, sandbox: true }, 'sandbox: AWS is emulated by the STS emulator in this process; no call reaches AWS')
-    else fastify.log.info({ identity: aws.identityArn, region: awsSettings.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default' }, 'AWS identity confirmed')
+    else {
+      fastify.log.info({ identity: aws.identityArn, region: awsSettings.region, stsEndpoint: process.env.AWS_ENDPOINT_URL_STS ?? 'default', awsCredentials: aws.ownCredentials }, 'AWS identity confirmed')
+      metrics.reportAwsCredentials(aws.ownCredentials)
+      // What deputy asks of its customers' vendors, it asks of itself: no long-lived secret.
+      if (aws.ownCredentials === 'long_term') fastify.log.warn({ identity: aws.identityArn, awsCredentials: 'long_term' }, 'deputy\'s own AWS credentials are long-term access keys (AKIA...): run it with a role instead (web identity, a container or instance role, or IAM Roles Anywhere as a credential_process; README, "deputy\'s own AWS identity")')
+    }
   } else {
     fastify.log.warn('VENDOR_PRINCIPAL_ARN is not set: running without AWS; connection and credential routes answer 503')
   }
@@ -188,13 +194,14 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 
   await fastify.register(metricsRoutes, { registry: metrics.registry })
-  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings })
+  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings, awsCredentials: sandbox === undefined ? aws?.ownCredentials : undefined })
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
   await fastify.register(customersRoutes, { customers: services.customers })
   await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })
   await fastify.register(onboardingRoutes, { onboarding: services.onboarding })
   await fastify.register(connectionsRoutes, { connections: services.connections })
   await fastify.register(credentialsRoutes, { credentials: services.credentials })
+  await fastify.register(containerCredentialsRoutes, { credentials: services.credentials })
   await fastify.register(issuanceFreezeRoutes, { issuanceFreeze: services.issuanceFreeze })
   await fastify.register(auditRoutes, { auditQuery: services.auditQuery })
   // The browser console: static files in their own context, with their own strict CSP.

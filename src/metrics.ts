@@ -49,6 +49,14 @@ export function createMetrics () {
     watchDriftBacklog (read: () => Promise<number>): void {
       readDriftBacklog = read
     },
+    /**
+     * deputy_aws_credentials_long_term: 1 when deputy's own AWS credentials are long-term access
+     * keys (AKIA...), 0 when temporary. Registered only when called (with AWS, outside the
+     * sandbox), so that no series means "no AWS", not "temporary".
+     */
+    reportAwsCredentials (kind: 'long_term' | 'temporary'): void {
+      new Gauge({ name: 'deputy_aws_credentials_long_term', help: 'Whether deputy\'s own AWS credentials are long-term access keys (AKIA..., 1) or temporary credentials of a role (0), as resolved at start', registers: [registry] }).set(kind === 'long_term' ? 1 : 0)
+    },
     /** 1 while this process hears API-client notifications, so its token cache may serve. */
     credentialReuseListening: new Gauge({ name: 'deputy_credential_reuse_listening', help: 'With CREDENTIAL_REUSE=on: whether this process hears revocations and freezes (LISTEN deputy_issuance) and so hands out sessions it holds (1), or issues a fresh session for every request (0)', registers: [registry] }),
     tokenCacheListening: new Gauge({ name: 'deputy_api_token_cache_listening', help: 'Whether this process hears revocations of API clients (LISTEN deputy_api_clients) and so serves resolved tokens from its cache (1), or looks every token up (0)', registers: [registry] }),

@@ -39,11 +39,20 @@ type BoundCase =
 interface Expectation {
   /** Routes without authorize(): the status anyone gets, token or not. */
   public?: number
+  /** A public route that authenticates a bearer token when one is sent (401, audited, if unknown). */
+  checksBearer?: true
   bound?: BoundCase[]
   /** A body that passes validation, so that a request refused only for tenancy reaches the service. */
   body?: (f: Fixtures) => Record<string, unknown>
   /** Query of the `not-found` case in the query. */
   query?: (f: Fixtures) => string
+  /** A query every request of the route carries (its required query parameters). */
+  requiredQuery?: string
+  /**
+   * How refusals are written: problem+json, or (`container`, the container-credentials route)
+   * `{code, message, requestId}` in application/json, which is what the AWS SDKs print.
+   */
+  errors?: 'container'
   /** Path parameters of the `not-found` case in the body (B's own resources in the path). */
   ownParams?: (f: Fixtures) => Record<string, string>
 }
@@ -54,7 +63,7 @@ const notFoundIn = (where: 'path' | 'query' | 'body', audit: 'access.denied' | '
 /** Keyed by `METHOD url` as the route table spells it. HEAD routes follow their GET. */
 const EXPECTATIONS: Record<string, Expectation> = {
   'GET /healthz': { public: 200 },
-  'GET /readyz': { public: 200 },
+  'GET /readyz': { public: 200, checksBearer: true },
   'POST /v1/api-clients': { bound: ADMIN_ONLY, body: () => ({ name: 'matrix', scopes: ['audit:read'] }) },
   'GET /v1/api-clients': { bound: ADMIN_ONLY },
   'POST /v1/api-clients/:apiClientId/revoke': { bound: ADMIN_ONLY },
@@ -86,6 +95,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'POST /v1/connections/:connectionId/verify': { bound: [notFoundIn('path')] },
   'POST /v1/connections/:connectionId/revoke': { bound: [notFoundIn('path')], body: () => ({ reason: 'matrix test' }) },
   'POST /v1/connections/:connectionId/credentials': { bound: [notFoundIn('path', 'credentials.denied')], body: () => ({ purpose: 'matrix test' }) },
+  'GET /v1/connections/:connectionId/container-credentials': { bound: [notFoundIn('path', 'credentials.denied')], requiredQuery: 'purpose=matrix%20test', errors: 'container' },
   'POST /v1/admin/freeze': { bound: ADMIN_ONLY, body: () => ({ reason: 'matrix test' }) },
   'POST /v1/admin/unfreeze': { bound: ADMIN_ONLY, body: () => ({}) },
   'GET /metrics': { bound: ADMIN_ONLY },
@@ -179,12 +189,17 @@ t.test('authorization matrix', async (t) => {
   const bearer = (token: string): string => `Bearer ${token}`
 
   /** A refusal: the status and problem code, and exactly one audit event, like `event`. */
-  async function expectRefusal (t: Test, label: string, { res, events }: Sent, status: number, code: string, event: { action: string, actorClientId: string | null, details: Record<string, unknown> }): Promise<void> {
+  async function expectRefusal (t: Test, label: string, { res, events }: Sent, status: number, code: string, event: { action: string, actorClientId: string | null, details: Record<string, unknown> }, errors?: 'container'): Promise<void> {
     t.equal(res.statusCode, status, `${label}: ${status} (${res.body.slice(0, 200)})`)
-    t.match(res.headers['content-type'], /^application\/problem\+json/, `${label}: a problem document`)
-    const problem = res.json<{ code?: string, status?: number }>()
+    const problem = res.json<{ code?: string, status?: number, message?: string }>()
+    if (errors === 'container') {
+      t.match(res.headers['content-type'], /^application\/json/, `${label}: the container provider's error`)
+      t.match(problem.message, /./, `${label}: a message`)
+    } else {
+      t.match(res.headers['content-type'], /^application\/problem\+json/, `${label}: a problem document`)
+      t.equal(problem.status, status, `${label}: problem status`)
+    }
     t.equal(problem.code, code, `${label}: code ${code}`)
-    t.equal(problem.status, status, `${label}: problem status`)
     t.equal(events.length, 1, `${label}: one audit event (${events.map((e) => e.action).join(', ')})`)
     t.match(events[0], { action: event.action, outcome: 'denied', actorClientId: event.actorClientId, details: event.details }, `${label}: audited as ${event.action}`)
   }
@@ -216,6 +231,11 @@ t.test('authorization matrix', async (t) => {
       const url = pathOf(route, paramsOfA)
       for (const [label, authorization] of [['no token', undefined], ['an unknown token', bearer(`dpt_${randomBytes(32).toString('base64url')}`)], ['a malformed header', 'Basic abc']] as const) {
         const { res, events } = await send(route.method, url, authorization)
+        if (expectation?.checksBearer === true && label === 'an unknown token') {
+          t.equal(res.statusCode, 401, `${label}: refused, as on any route (${res.body.slice(0, 120)})`)
+          t.match(events, [{ action: 'auth.failed', outcome: 'denied', details: { reason: 'unknown_token' } }], `${label}: audited`)
+          continue
+        }
         t.equal(res.statusCode, expectation?.public, `${label}: ${res.body.slice(0, 120)}`)
         t.same(events, [], `${label}: nothing audited`)
       }
@@ -228,7 +248,9 @@ t.test('authorization matrix', async (t) => {
     const isHead = route.method === 'HEAD'
     const expectation = EXPECTATIONS[isHead ? `GET ${route.url}` : route.key] ?? {}
     t.test(`${route.key} demands ${scope}`, async (t) => {
-      const url = pathOf(route, paramsOfA)
+      const withQuery = (path: string): string => expectation.requiredQuery === undefined ? path : `${path}?${expectation.requiredQuery}`
+      const url = withQuery(pathOf(route, paramsOfA))
+      const dialect = expectation.errors
       const body = expectation.body?.(f)
       const where = { method: route.method, route: route.url }
       const attempt = (authorization: string | undefined): Promise<Sent> => send(route.method, url, authorization, body)
@@ -246,17 +268,17 @@ t.test('authorization matrix', async (t) => {
       }
 
       const missing = await attempt(undefined)
-      await expectRefusal(t, 'no token', missing, 401, 'unauthorized', { action: 'auth.failed', actorClientId: null, details: { reason: 'missing_token', ...where } })
+      await expectRefusal(t, 'no token', missing, 401, 'unauthorized', { action: 'auth.failed', actorClientId: null, details: { reason: 'missing_token', ...where } }, dialect)
       t.match(missing.res.headers['www-authenticate'], /^Bearer/, 'no token: WWW-Authenticate: Bearer')
 
       for (const [label, header] of MALFORMED) {
-        await expectRefusal(t, `malformed header (${label})`, await attempt(header), 401, 'unauthorized', { action: 'auth.failed', actorClientId: null, details: { reason: 'missing_token', ...where } })
+        await expectRefusal(t, `malformed header (${label})`, await attempt(header), 401, 'unauthorized', { action: 'auth.failed', actorClientId: null, details: { reason: 'missing_token', ...where } }, dialect)
       }
 
       await expectRefusal(t, 'unknown token', await attempt(bearer(`dpt_${randomBytes(32).toString('base64url')}`)), 401, 'unauthorized',
-        { action: 'auth.failed', actorClientId: null, details: { reason: 'unknown_token', ...where } })
+        { action: 'auth.failed', actorClientId: null, details: { reason: 'unknown_token', ...where } }, dialect)
       await expectRefusal(t, 'revoked token', await attempt(bearer(revoked.token)), 401, 'unauthorized',
-        { action: 'auth.failed', actorClientId: revoked.id, details: { reason: 'revoked_token', ...where } })
+        { action: 'auth.failed', actorClientId: revoked.id, details: { reason: 'revoked_token', ...where } }, dialect)
 
       const lacking: Array<[string, ApiClient]> = [[`every scope but ${scope}, without admin`, clientWith(allBut, scope)]]
       for (const other of NON_ADMIN_SCOPES) {
@@ -264,15 +286,16 @@ t.test('authorization matrix', async (t) => {
       }
       for (const [label, client] of lacking) {
         const res = await attempt(bearer(client.token))
-        await expectRefusal(t, label, res, 403, 'insufficient_scope', { action: 'auth.forbidden', actorClientId: client.id, details: { requiredScope: scope, ...where } })
-        t.equal(res.res.json<{ requiredScope?: string }>().requiredScope, scope, `${label}: the problem names ${scope}`)
+        await expectRefusal(t, label, res, 403, 'insufficient_scope', { action: 'auth.forbidden', actorClientId: client.id, details: { requiredScope: scope, ...where } }, dialect)
+        if (dialect === 'container') t.match(res.res.json<{ message?: string }>().message, scope, `${label}: the message names ${scope}`)
+        else t.equal(res.res.json<{ requiredScope?: string }>().requiredScope, scope, `${label}: the problem names ${scope}`)
       }
 
       for (const tenancy of expectation.bound ?? []) {
         switch (tenancy.kind) {
           case 'admin-only': {
             const res = await attempt(bearer(bound.token))
-            await expectRefusal(t, 'token bound to another customer', res, 403, 'insufficient_scope', { action: 'auth.forbidden', actorClientId: bound.id, details: { requiredScope: scope, ...where } })
+            await expectRefusal(t, 'token bound to another customer', res, 403, 'insufficient_scope', { action: 'auth.forbidden', actorClientId: bound.id, details: { requiredScope: scope, ...where } }, dialect)
             break
           }
           case 'refused': {
@@ -299,14 +322,14 @@ t.test('authorization matrix', async (t) => {
               ? `${url}?${expectation.query?.(f) ?? ''}`
               : tenancy.in === 'body' ? pathOf(route, expectation.ownParams?.(f) ?? {}) : url
             const res = await send(route.method, target, bearer(bound.token), body)
-            await expectRefusal(t, label, res, 404, 'not_found', { action: tenancy.audit, actorClientId: bound.id, details: { reason: 'not_found' } })
+            await expectRefusal(t, label, res, 404, 'not_found', { action: tenancy.audit, actorClientId: bound.id, details: { reason: 'not_found' } }, dialect)
             // Indistinguishable from an id that does not exist at all.
             const fresh = Object.fromEntries(Object.values(paramsOfA).map((id) => [id, randomUUID()]))
             const swap = (text: string): string => Object.entries(fresh).reduce((s, [from, to]) => s.split(from).join(to), text)
             const unknown = await send(route.method, swap(target), bearer(bound.token), body === undefined ? undefined : JSON.parse(swap(JSON.stringify(body))) as Record<string, unknown>)
             const shape = (r: LightMyRequestResponse, ids: string[]): unknown => {
-              const { type, title, status, code, detail } = r.json<Record<string, string>>()
-              return { statusCode: r.statusCode, type, title, status, code, detail: ids.reduce((s, id) => s.split(id).join('<id>'), detail ?? '') }
+              const { type, title, status, code, detail, message } = r.json<Record<string, string>>()
+              return { statusCode: r.statusCode, type, title, status, code, detail: ids.reduce((s, id) => s.split(id).join('<id>'), detail ?? message ?? '') }
             }
             t.same(shape(unknown.res, Object.values(fresh)), shape(res.res, Object.keys(fresh)), `${label}: answered exactly as for an id that does not exist`)
             break
@@ -317,7 +340,7 @@ t.test('authorization matrix', async (t) => {
       // The scope alone is enough: the request gets past authorization (and stops at validation,
       // so nothing is written).
       const invalid = route.params.length > 0
-        ? pathOf(route, Object.fromEntries(route.params.map((p) => [p, 'not-a-uuid'])))
+        ? withQuery(pathOf(route, Object.fromEntries(route.params.map((p) => [p, 'not-a-uuid']))))
         : route.body === undefined ? `${url}?not_a_parameter=1` : url
       const passes = await send(route.method, invalid, bearer(clientWith(onlyScope, scope).token), route.body === undefined ? undefined : { not_a_field: true })
       t.equal(passes.res.statusCode, 400, `only ${scope}: past authorization, stopped by validation (${passes.res.body.slice(0, 160)})`)

@@ -143,6 +143,17 @@ export function createStsGateway (settings: StsSettings) {
   }
 
   return {
+    /**
+     * What kind of credentials deputy itself signs with, as the SDK's default chain resolved them:
+     * long-term access keys (AKIA...; an IAM user's, or the root's) or temporary ones (ASIA...:
+     * a role through web identity, a container or instance role, a credential_process such as
+     * IAM Roles Anywhere's signing helper).
+     */
+    async ownCredentials (): Promise<'long_term' | 'temporary'> {
+      const { accessKeyId } = await client.config.credentials()
+      return accessKeyId.startsWith('AKIA') ? 'long_term' : 'temporary'
+    },
+
     async callerIdentity (options: { credentials?: TemporaryCredentials, retryBudgetMs?: number } = {}): Promise<StsOutcome<CallerIdentity>> {
       const sts = options.credentials === undefined
         ? client

@@ -45,6 +45,9 @@ const USAGE = `usage: deputy <command>
              --resource-id R --since T --until T (T: RFC 3339, e.g. 2026-01-31T00:00:00Z)
   onboarding template                     print the generic CloudFormation template of the
                                           customer's role (publish it at ONBOARDING_TEMPLATE_URL)
+  credentials --connection ID --purpose P [--duration S]
+                                          an AWS credential_process: credentials from deputy's
+                                          API (DEPUTY_URL, DEPUTY_TOKEN or DEPUTY_TOKEN_FILE)
 
 Configuration comes from environment variables; see README.md.`
 

@@ -7,7 +7,7 @@ import { AppError } from '../lib/errors.js'
 import { AuditSecretError } from '../modules/audit/audit.recorder.js'
 import { PROBLEM_CONTENT_TYPE, problemType } from '../lib/problem.js'
 
-interface Problem {
+export interface Problem {
   status: number
   code: string
   title: string
@@ -117,38 +117,45 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
     : { status: 400, code: 'malformed_url', title: 'Bad request', detail: 'the request path is not valid percent-encoding' })
 }
 
+/**
+ * The problem an error is answered with, after setting its headers (Retry-After, ...) on the
+ * reply and logging what the operator must see. Routes that speak another error dialect (the
+ * container-credentials route) reshape this, so every route maps errors the same way.
+ */
+export function problemOf (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Problem {
+  if (error instanceof AppError) {
+    for (const [name, value] of Object.entries(error.headers)) reply.header(name, value)
+    return { status: error.status, code: error.code, title: error.title, detail: error.message, extensions: error.extensions }
+  }
+  if (error instanceof AuditSecretError) {
+    // Caller input that would put something token-shaped into the append-only trail: the
+    // transaction was rolled back before anything was written.
+    return { status: 400, code: 'secret_in_request', title: 'Bad request', detail: 'the request carries what looks like a deputy API token; it would be written to the audit trail, so nothing was done' }
+  }
+  const problem = fromFastifyError(error)
+  if (problem !== undefined) return problem
+  if (isDatabaseUnavailable(error)) {
+    // Logged at warn, once per request: an outage is the operator's to see, not a bug.
+    request.log.warn({ err: error }, 'the database did not answer')
+    reply.header('retry-after', DATABASE_RETRY_AFTER_SECONDS)
+    return {
+      status: 503,
+      code: 'database_unavailable',
+      title: 'Service unavailable',
+      detail: 'the database did not answer; retry later'
+    }
+  }
+  request.log.error({ err: error }, 'unexpected error')
+  return {
+    status: 500,
+    code: 'internal_error',
+    title: 'Internal server error',
+    detail: `an unexpected error occurred; quote request id ${request.id} when reporting it`
+  }
+}
+
 export default fp(async function errorHandler (app: FastifyInstance) {
-  app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    if (error instanceof AppError) {
-      for (const [name, value] of Object.entries(error.headers)) reply.header(name, value)
-      return sendProblem(request, reply, { status: error.status, code: error.code, title: error.title, detail: error.message, extensions: error.extensions })
-    }
-    if (error instanceof AuditSecretError) {
-      // Caller input that would put something token-shaped into the append-only trail: the
-      // transaction was rolled back before anything was written.
-      return sendProblem(request, reply, { status: 400, code: 'secret_in_request', title: 'Bad request', detail: 'the request carries what looks like a deputy API token; it would be written to the audit trail, so nothing was done' })
-    }
-    const problem = fromFastifyError(error)
-    if (problem !== undefined) return sendProblem(request, reply, problem)
-    if (isDatabaseUnavailable(error)) {
-      // Logged at warn, once per request: an outage is the operator's to see, not a bug.
-      request.log.warn({ err: error }, 'the database did not answer')
-      reply.header('retry-after', DATABASE_RETRY_AFTER_SECONDS)
-      return sendProblem(request, reply, {
-        status: 503,
-        code: 'database_unavailable',
-        title: 'Service unavailable',
-        detail: 'the database did not answer; retry later'
-      })
-    }
-    request.log.error({ err: error }, 'unexpected error')
-    return sendProblem(request, reply, {
-      status: 500,
-      code: 'internal_error',
-      title: 'Internal server error',
-      detail: `an unexpected error occurred; quote request id ${request.id} when reporting it`
-    })
-  })
+  app.setErrorHandler(async (error: FastifyError, request, reply) => sendProblem(request, reply, problemOf(error, request, reply)))
 
   app.setNotFoundHandler(async (request, reply) =>
     sendProblem(request, reply, { status: 404, code: 'route_not_found', title: 'Not found', detail: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }))

@@ -70,6 +70,7 @@ const header = (name: string): HeaderRef => ({ $ref: `#/components/headers/${nam
 // Responses that hold secrets say so (the routes set the header; this documents it).
 const NO_STORE: Record<string, { status: string, header: string }> = {
   issueCredentials: { status: '201', header: 'NoStore' },
+  containerCredentials: { status: '200', header: 'NoStore' },
   // Not on a replay, which omits the token.
   createApiClient: { status: '201', header: 'NoStoreUnlessReplayed' }
 }

@@ -2,6 +2,7 @@
 // way it reaches AWS (AWS_ENDPOINT_URL_STS and ordinary credentials in the environment); it
 // answers IAM GetRole too (AWS_ENDPOINT_URL_IAM).
 import type { Test } from 'tap'
+import { createStsEmulator } from '../../src/aws/sts-emulator/emulator.js'
 import { startStsEmulator, type RunningStsEmulator } from '../../src/aws/sts-emulator/server.js'
 
 export const VENDOR_ARN = 'arn:aws:iam::111111111111:user/deputy-vendor'
@@ -12,8 +13,9 @@ export interface TestAws extends RunningStsEmulator {
   env: Record<string, string>
 }
 
-export async function startTestAws (t: Test, env: Record<string, string> = {}): Promise<TestAws> {
-  const running = await startStsEmulator()
+/** `now`: the emulator's clock (sessions expire by it), for tests about expiry. */
+export async function startTestAws (t: Test, env: Record<string, string> = {}, options: { now?: () => Date } = {}): Promise<TestAws> {
+  const running = await startStsEmulator(options.now === undefined ? {} : { emulator: createStsEmulator({ now: options.now }) })
   const keys = running.emulator.createUser(VENDOR_ARN)
   // Each test file is its own process, so this environment belongs to this file alone.
   Object.assign(process.env, { AWS_ENDPOINT_URL_STS: running.url, AWS_ENDPOINT_URL_IAM: running.url, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'us-east-1' })

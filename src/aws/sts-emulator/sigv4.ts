@@ -49,7 +49,10 @@ export async function signatureMatches (request: SignedRequest, auth: ParsedAuth
     service: auth.service,
     region: auth.region,
     credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken === undefined ? {} : { sessionToken: credentials.sessionToken }) },
-    sha256: NodeSha256
+    sha256: NodeSha256,
+    // Sign exactly the headers the caller signed: left on, the signer adds x-amz-content-sha256,
+    // which botocore does not sign for STS, and every boto3 or AWS CLI request failed.
+    applyChecksum: false
   })
   const [hostname = '', port] = (headers.host ?? '').split(':')
   const signed = await signer.sign({

@@ -35,7 +35,7 @@ export function requireAws (aws: AwsAccess | undefined): AwsAccess {
  * configured VENDOR_PRINCIPAL_ARN (or a session of that role), or deputy refuses to start.
  * `endpoint` and `credentials` (the sandbox's emulator) replace the SDK's own resolution.
  */
-export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, close: () => Promise<void> }> {
+export async function connectAws (settings: AwsConfig, options: Pick<StsSettings, 'onCall' | 'endpoint' | 'credentials'> = {}): Promise<AwsAccess & { identityArn: string, ownCredentials: 'long_term' | 'temporary', close: () => Promise<void> }> {
   const sts = createStsGateway({ region: settings.region, timeoutMs: settings.stsTimeoutMs, ...options })
   const identity = await sts.callerIdentity({ retryBudgetMs: settings.stsRetryBudgetMs })
   if (!identity.ok) {
@@ -47,6 +47,8 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
     throw new StartupError(`deputy's AWS credentials belong to ${identity.value.arn}, not to VENDOR_PRINCIPAL_ARN ${settings.vendorPrincipalArn}; customers trust the latter, so deputy refuses to start`)
   }
   const analyser = createStaticAnalyser()
+  // Resolved by the call above, so this asks no one.
+  const ownCredentials = await sts.ownCredentials()
   const probe = createProbe({
     sts,
     analyser,
@@ -62,5 +64,5 @@ export async function connectAws (settings: AwsConfig, options: Pick<StsSettings
     sts.destroy()
     await analyser.close()
   }
-  return { settings, sts, probe, identityArn: identity.value.arn, close }
+  return { settings, sts, probe, identityArn: identity.value.arn, ownCredentials, close }
 }

@@ -1,8 +1,10 @@
-// Liveness and readiness probes; no token needed, not rate limited.
+// Liveness and readiness probes; no token needed, not rate limited. /readyz also tells an operator
+// (a token with metrics:read) whether deputy's own AWS credentials are long-term keys.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { problemResponses } from '../../lib/problem.js'
 import { AppError } from '../../lib/errors.js'
+import { bearerToken } from '../../plugins/auth.js'
 
 const StatusSchema = Type.Object({ status: Type.Literal('ok') })
 
@@ -12,6 +14,7 @@ const ReadySchema = Type.Object({
   status: Type.Literal('ok'),
   issuanceFrozen: Type.Optional(Type.Literal(true, { description: 'Present while an operator has frozen issuance (POST /v1/admin/freeze).' })),
   issuanceFreezeReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  awsCredentials: Type.Optional(Type.Union([Type.Literal('long_term'), Type.Literal('temporary')], { description: 'Only for a caller that sends an API token with `metrics:read`: whether deputy\'s own AWS credentials are long-term access keys (AKIA...) or temporary credentials of a role.' })),
   aws: Type.Optional(Type.Literal('emulated', { description: 'Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.' })),
   sandbox: Type.Optional(Type.Object({
     vendorPrincipalArn: Type.String({ description: 'The emulated vendor identity deputy runs as.' }),
@@ -24,9 +27,14 @@ export interface HealthOptions {
   issuanceFreeze: () => Promise<{ frozen: boolean, reason: string | null }>
   /** Set in the sandbox, where AWS is emulated: /readyz says so. */
   sandbox?: { vendorPrincipalArn: string, customerAwsAccountId: string } | undefined
+  /** The kind of deputy's own AWS credentials (none without AWS or in the sandbox). */
+  awsCredentials?: 'long_term' | 'temporary' | undefined
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { ping, issuanceFreeze, sandbox }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { ping, issuanceFreeze, sandbox, awsCredentials }) => {
+  // Who deputy is to AWS is for operators: told to a bearer token with metrics:read, checked
+  // (throttled, audited) like any other; probes without one get the plain answer.
+  const operatorCheck = app.authorize('metrics:read')
   const emulated = sandbox === undefined ? {} : { aws: 'emulated' as const, sandbox: { vendorPrincipalArn: sandbox.vendorPrincipalArn, customerAwsAccountId: sandbox.customerAwsAccountId } }
   app.get('/healthz', {
     config: { rateLimit: false },
@@ -35,8 +43,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
 
   app.get('/readyz', {
     config: { rateLimit: false },
-    schema: { tags: ['health'], operationId: 'readyz', summary: 'The database answers (and whether issuance is frozen, or AWS emulated)', security: [], response: { 200: ReadySchema, ...problemResponses(503) } }
-  }, async (request) => {
+    schema: { tags: ['health'], operationId: 'readyz', summary: 'The database answers (and whether issuance is frozen, or AWS emulated)', description: 'No token needed. With a bearer token (`metrics:read`) it also says what kind of AWS credentials deputy runs on (`awsCredentials`); a token that is not valid, or lacks the scope, is refused (401, 403) and audited.', security: [{}, { bearerAuth: [] }], response: { 200: ReadySchema, ...problemResponses(401, 403, 429, 503) } }
+  }, async (request, reply) => {
+    const operator = bearerToken(request) !== undefined
+    if (operator) await operatorCheck.call(app, request, reply)
+    const identity = operator && awsCredentials !== undefined ? { awsCredentials } : {}
     let freeze
     try {
       await ping()
@@ -45,6 +56,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
       request.log.warn({ err: error }, 'readiness check failed')
       throw new AppError({ status: 503, code: 'database_unavailable', title: 'Service unavailable', detail: 'the database does not answer', headers: { 'retry-after': '5' } })
     }
-    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, issuanceFreezeReason: freeze.reason, ...emulated } : { status: 'ok' as const, ...emulated }
+    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, issuanceFreezeReason: freeze.reason, ...identity, ...emulated } : { status: 'ok' as const, ...identity, ...emulated }
   })
 }

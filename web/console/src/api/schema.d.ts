@@ -48,7 +48,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database answers (and whether issuance is frozen, or AWS emulated) */
+        /**
+         * The database answers (and whether issuance is frozen, or AWS emulated)
+         * @description No token needed. With a bearer token (`metrics:read`) it also says what kind of AWS credentials deputy runs on (`awsCredentials`); a token that is not valid, or lacks the scope, is refused (401, 403) and audited.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -387,6 +390,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/connections/{connectionId}/container-credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credentials in the format of the AWS SDKs' container credential provider
+         * @description Set `AWS_CONTAINER_CREDENTIALS_FULL_URI` to this URL (with `purpose`, and `durationSeconds` if not 900) and `AWS_CONTAINER_AUTHORIZATION_TOKEN` to `Bearer dpt_...` (or `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` to a file holding exactly that, without a trailing newline): the SDK sends it as `Authorization`. Issues exactly as `POST /v1/connections/{connectionId}/credentials` does (scope, tenant binding, checks, the `credentials.issued` audit event committed first, `Cache-Control: no-store`). Errors are `{code, message, requestId}` in `application/json`, not problem+json, because that is what the SDKs print. The SDKs refuse plain http except to loopback and the ECS/EKS agent addresses: outside loopback this URL must be https.
+         */
+        get: operations["containerCredentials"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/freeze": {
         parameters: {
             query?: never;
@@ -697,6 +720,8 @@ export interface operations {
                          */
                         issuanceFrozen?: true;
                         issuanceFreezeReason?: string | null;
+                        /** @description Only for a caller that sends an API token with `metrics:read`: whether deputy's own AWS credentials are long-term access keys (AKIA...) or temporary credentials of a role. */
+                        awsCredentials?: "long_term" | "temporary";
                         /**
                          * @description Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.
                          * @enum {string}
@@ -710,6 +735,37 @@ export interface operations {
                             customerAwsAccountId: string;
                         };
                     };
+                };
+            };
+            /** @description Missing, unknown or revoked API token. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API token lacks the required scope. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `auth_throttled` after repeated failed authentication; `probe_cooldown` or `probe_budget_exhausted` for probes); see Retry-After. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected error (`internal_error`); the details are only in the log, under the request id. */
@@ -4479,6 +4535,236 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                     "application/json": components["schemas"]["ServerClosing"];
+                };
+            };
+        };
+    };
+    containerCredentials: {
+        parameters: {
+            query: {
+                /** @description Why the credentials are needed; kept in the audit trail (as the POST route's `purpose`). */
+                purpose: string;
+                /** @description Lifetime, 900-3600 s (and no more than the configured cap). botocore refreshes credentials with less than 15 minutes left, so with 900 s it fetches again before every call. */
+                durationSeconds?: number;
+            };
+            header?: never;
+            path: {
+                connectionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        AccessKeyId: string;
+                        SecretAccessKey: string;
+                        /** @description The session token. */
+                        Token: string;
+                        /**
+                         * Format: date-time
+                         * @description When the session ends (RFC 3339, UTC); the SDKs fetch again before it.
+                         */
+                        Expiration: string;
+                        /** @description The customer's AWS account (botocore uses it for account-based endpoints). */
+                        AccountId: string;
+                    };
+                };
+            };
+            /** @description Invalid query (`validation_failed`, `duration_exceeds_cap`, ...). */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Missing, unknown or revoked API token. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description The API token lacks `credentials:issue`. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description No such connection visible to this API token. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description The connection, its external ID or its customer is not active (`connection_not_active`). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description A path parameter longer than 100 characters. */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description AWS STS rejected the request (`sts_rejected`). */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description AWS refused AssumeRole (`role_access_denied`). */
+            424: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Too many requests (`rate_limited`, `auth_throttled`); see Retry-After. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Unexpected error (`internal_error`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (`issuance_frozen`, `sts_unavailable`, `audit_unavailable`, `database_unavailable`, ...; see Retry-After), or the server is shutting down (Fastify's own answer). */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessClosing"];
+                    "Retry-After": components["headers"]["RetryAfterWhenKnown"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description deputy's stable error code (the `code` of the POST route's problem). */
+                        code: string;
+                        /** @description What went wrong and what to do (the problem's `detail`). */
+                        message: string;
+                        /** @description The request id, as in X-Request-Id and on the audit event. */
+                        requestId: string;
+                    } | components["schemas"]["ServerClosing"];
                 };
             };
         };
