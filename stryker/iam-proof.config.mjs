@@ -5,6 +5,14 @@ import { strykerConfig } from './shared.mjs'
 
 export default strykerConfig({
   target: 'iam-proof',
-  mutate: ['src/iam/trust-policy-evaluator.ts', 'src/iam/trust-policy-analysis/*.ts'],
+  mutate: [
+    'src/iam/trust-policy-analysis/patterns.ts',
+    'src/iam/trust-policy-analysis/key-classes.ts',
+    'src/iam/trust-policy-analysis/statements.ts',
+    'src/iam/trust-policy-analysis/analyse.ts',
+    'src/iam/trust-policy-analysis/vendor-request.ts',
+    'src/iam/trust-policy-analysis/duplicate-keys.ts',
+    'src/iam/trust-policy-evaluator.ts'
+  ],
   testFiles: ['test/iam/*.test.ts', 'test/aws/trust-policy.test.ts']
 })

@@ -3,15 +3,22 @@
 // so the template database must exist first: scripts/mutation.ts builds it before Stryker starts.
 // Coverage is per test file (the tap runner's unit), so a mutant runs only the files that reach it.
 
-/** @param {{ target: string, mutate: string[], testFiles: string[] }} target */
+/**
+ * MUTATION_FILE (set by scripts/mutation.ts) narrows a run to one of the target's files, with its
+ * own report and incremental file: on a loaded machine a target takes long, and each file's result
+ * is kept as soon as it is done.
+ * @param {{ target: string, mutate: string[], testFiles: string[] }} target
+ */
 export function strykerConfig ({ target, mutate, testFiles }) {
-  const dir = `reports/mutation/${target}`
+  const file = process.env.MUTATION_FILE
+  if (file !== undefined && !mutate.includes(file)) throw new Error(`${file} is not one of ${target}'s files: ${mutate.join(', ')}`)
+  const dir = `reports/mutation/${target}${file === undefined ? '' : `/${file.replace(/[/.]/g, '_')}`}`
   return {
     $schema: '../node_modules/@stryker-mutator/core/schema/stryker-schema.json',
     testRunner: 'tap',
     plugins: ['@stryker-mutator/tap-runner'],
     tap: { testFiles, nodeArgs: ['--import', 'tsx'], forceBail: true },
-    mutate,
+    mutate: file === undefined ? mutate : [file],
     coverageAnalysis: 'perTest',
     // The machine is shared; two test processes at a time is what the suite itself uses.
     concurrency: 2,
@@ -31,7 +38,7 @@ export function strykerConfig ({ target, mutate, testFiles }) {
     cleanTempDir: 'always',
     // The sandbox needs src/, test/, prisma/ (the template database is named after the
     // migrations) and the configs; not the console, benches or docs.
-    ignorePatterns: ['web', 'bench', 'docs', 'coverage', '.tap', 'dist', 'scratch', 'test-output', '.data'],
+    ignorePatterns: ['.stryker-tmp', 'reports', 'web', 'bench', 'docs', 'coverage', '.tap', 'dist', 'scratch', 'test-output', '.data'],
     thresholds: { high: 90, low: 80, break: null },
     logLevel: 'info',
     fileLogLevel: 'off'
