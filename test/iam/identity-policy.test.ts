@@ -38,6 +38,8 @@ const POLICIES: Array<[string, object[]]> = [
   ['resource with a literal plus and parentheses', [doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/(a+)' })]],
   ['NotAction', [doc({ Effect: 'Allow', NotAction: 'iam:*', Resource: '*' })]],
   ['NotResource', [doc({ Effect: 'Allow', Action: '*', NotResource: ROLE })]],
+  ['NotAction list, in another case', [doc({ Effect: 'Allow', NotAction: ['IAM:GetRole', 'ec2:*'], Resource: '*' })]],
+  ['NotResource list, in another case', [doc({ Effect: 'Allow', Action: '*', NotResource: [ROLE.toUpperCase(), 'arn:aws:s3:::b/*'] })]],
   ['Deny beats Allow', [doc({ Effect: 'Allow', Action: '*', Resource: '*' }), doc({ Effect: 'Deny', Action: 'iam:GetRole', Resource: '*' })]],
   ['Deny by NotAction', [doc({ Effect: 'Allow', Action: '*', Resource: '*' }, { Effect: 'Deny', NotAction: 's3:*', Resource: '*' })]],
   ['Deny by NotResource', [doc({ Effect: 'Allow', Action: '*', Resource: '*' }, { Effect: 'Deny', Action: '*', NotResource: 'arn:aws:s3:::b/*' })]],
@@ -83,6 +85,7 @@ t.test('documents passed as JSON text decide as objects do; unreadable ones gran
   t.equal(identityDecision(['{not json', grant], 'iam:GetRole', ROLE), 'allow', 'an unreadable document does not spoil the others')
   t.equal(identityDecision(['{not json'], 'iam:GetRole', ROLE), 'none')
   t.equal(identityDecision([{ Statement: [null, 'x', { Effect: 'Allow', Action: 'iam:GetRole', Resource: ROLE }] }], 'iam:GetRole', ROLE), 'allow', 'malformed statements match nothing; the others still count')
+  t.equal(identityDecision([doc({ Effect: 'allow', Action: '*', Resource: '*' })], 'iam:GetRole', ROLE), 'none', 'an Effect that is neither Allow nor Deny grants nothing')
   t.equal(identityDecision([doc({ Effect: 'Allow', NotAction: [], Resource: '*' })], 'iam:GetRole', ROLE), 'none', 'an empty NotAction matches nothing')
   t.equal(identityDecision([doc({ Effect: 'Allow', Action: '*', NotResource: [] })], 'iam:GetRole', ROLE), 'none', 'an empty NotResource matches nothing')
   t.equal(identityDecision([doc({ Effect: 'Allow', Action: 'iam:GetRole', Resource: 'arn:aws:iam::*' })], 'iam:GetRole', `arn:aws:iam::${ACCOUNT}:role/a\nb`), 'allow', 'a wildcard spans a newline in a resource name')

@@ -96,6 +96,7 @@ t.test('principals: "*" or a non-empty object of AWS, Service, Federated or Cano
   t.same(trust({ ...trusting, Principal: { Group: 'x' } }), ['statement 0: Principal type "Group" is not AWS, Service, Federated or CanonicalUser'])
   t.same(trust({ ...trusting, Principal: { AWS: 'arn:aws:iam::1:user/a b' } }), ['statement 0: Principal AWS "arn:aws:iam::1:user/a b" is not a principal'])
   t.same(trust({ ...trusting, Principal: { AWS: [] } }), ['statement 0: Principal AWS is an empty list'])
+  t.same(trust({ ...trusting, Principal: { AWS: 111111111111 } }), ['statement 0: Principal AWS 111111111111 is not a principal'], 'an account number must be a string')
   t.same(trust({ Effect: 'Deny', Action: 'sts:AssumeRole', NotPrincipal: { AWS: '' } }), ['statement 0: NotPrincipal AWS "" is not a principal'])
 })
 
