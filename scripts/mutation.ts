@@ -87,6 +87,7 @@ async function summarise (): Promise<void> {
   const unjudged: string[] = []
   const runs: string[] = []
   const missing: string[] = []
+  let iam = { valid: 0, detected: 0, since: 0, targets: 0 }
   for (const target of TARGETS) {
     const files: Report['files'] = {}
     const records: RunRecord[] = []
@@ -148,7 +149,12 @@ async function summarise (): Promise<void> {
     const valid = total.killed + total.timeout + total.survived + total.noCoverage
     const score = valid === 0 ? 100 : 100 * (total.killed + total.timeout) / valid
     const after = valid === 0 ? 100 : 100 * (total.killed + total.timeout + totalSince) / valid
+    if (target.startsWith('iam-')) iam = { valid: iam.valid + valid, detected: iam.detected + total.killed + total.timeout, since: iam.since + totalSince, targets: iam.targets + 1 }
     rows.push(`| **${TITLES[target]}** | **${score.toFixed(1)} %** | ${totalSince === 0 ? '' : `**${after.toFixed(1)} %**`} | ${total.killed} | ${total.timeout} | ${total.survived} | ${total.noCoverage} |`)
+  }
+  if (iam.targets > 1) {
+    const pct = (n: number): string => `${(100 * n / iam.valid).toFixed(1)} %`
+    rows.push(`| **all of \`src/iam/\` measured** | **${pct(iam.detected)}** | ${iam.since === 0 ? '' : `**${pct(iam.detected + iam.since)}**`} | | | | |`)
   }
   const unassigned = await unassignedIamFiles()
   const table = [
