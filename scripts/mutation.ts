@@ -22,7 +22,7 @@ const TITLES: Record<Target, string> = {
 interface Mutant { id: string, mutatorName: string, replacement?: string, status: string, location: { start: { line: number, column: number } } }
 interface Report { files: Record<string, { source: string, mutants: Mutant[] }> }
 interface RunRecord { finishedAt: string, wallSeconds: number, command: string }
-interface Accepted { file: string, mutator: string, original: string, replacement: string, reason: string }
+interface Accepted { file: string, line?: number, mutator: string, original: string, replacement: string, reason: string }
 /** A survivor of the last run that a test added since kills (checked by applying it by hand). */
 interface KilledSince { file: string, line: number, mutator: string, original: string, replacement: string, killedBy: string }
 
@@ -133,7 +133,7 @@ async function summarise (): Promise<void> {
       for (const m of mutants.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')) {
         const original = oneLine(originalOf(source, m))
         const replacement = oneLine(m.replacement ?? '')
-        const judged = accepted.find((a) => a.file === file && a.mutator === m.mutatorName && oneLine(a.original) === original && oneLine(a.replacement) === replacement)
+        const judged = accepted.find((a) => a.file === file && (a.line === undefined || a.line === m.location.start.line) && a.mutator === m.mutatorName && oneLine(a.original) === original && oneLine(a.replacement) === replacement)
         const killed = killedSince.find((k) => k.file === file && k.line === m.location.start.line && k.mutator === m.mutatorName && oneLine(k.original) === original && oneLine(k.replacement) === replacement)
         const line = `| \`${file}:${m.location.start.line}\` | ${m.mutatorName} | ${cell(original)} → ${cell(replacement)} |`
         if (killed !== undefined) {
@@ -214,8 +214,20 @@ async function summarise (): Promise<void> {
   await mkdir('docs', { recursive: true })
   await writeFile('docs/mutation.md', page)
   const readme = await readFile('README.md', 'utf8')
-  const marked = /(<!-- mutation-table:start -->\n)[\s\S]*?(\n<!-- mutation-table:end -->)/
-  const readmeBlock = [table, '', acceptedRows.length === 0 ? 'Accepted survivors: none.' : 'Accepted survivors (why each may live):', '', ...acceptedRows.length === 0 ? [] : ['| Where | Mutator | Change | Why it may survive |', '| --- | --- | --- | --- |', ...acceptedRows], ...(unjudged.length === 0 ? [] : ['', `Survivors not yet judged: ${unjudged.length} (listed in docs/mutation.md).`])].join('\n')
+  const marked = /<!-- mutation-table:start -->[\s\S]*?<!-- mutation-table:end -->/
+  // The README keeps the table and the accepted survivors that are gaps (not equivalent, not
+  // unreachable); docs/mutation.md lists them all.
+  const gaps = acceptedRows.filter((row) => !/\| (Line \d+[,:] )?(equivalent|unreachable)/i.test(row))
+  const readmeBlock = [
+    table,
+    '',
+    `Accepted survivors: ${acceptedRows.length}, each with its reason in [docs/mutation.md](docs/mutation.md#accepted-survivors); ${acceptedRows.length - gaps.length} are equivalent or unreachable, and these ${gaps.length} are gaps accepted for now:`,
+    '',
+    '| Where | Mutator | Change | Why it may survive |',
+    '| --- | --- | --- | --- |',
+    ...gaps,
+    ...(unjudged.length === 0 ? [] : ['', `Survivors not yet judged: ${unjudged.length} (listed in docs/mutation.md).`])
+  ].join('\n')
   if (marked.test(readme)) await writeFile('README.md', readme.replace(marked, () => `<!-- mutation-table:start -->\n${readmeBlock}\n<!-- mutation-table:end -->`))
   console.log(`docs/mutation.md: ${rows.length} rows, ${acceptedRows.length} accepted survivors, ${unjudged.length} not judged, ${missing.length} files without a report`)
   if (unassigned.length > 0) throw new Error(`under src/iam/ but in no mutation target: ${unassigned.join(', ')}`)
