@@ -174,7 +174,7 @@ async function summarise (): Promise<void> {
     '"Mutants detected" is Stryker\'s mutation score: (killed + timeout) / (killed + timeout + survived +',
     'no coverage). A timeout is a mutant that made a test loop, which the run counts as caught.',
     '"With tests added since" counts, as well, the survivors of that run that a test written after it',
-    'kills: each was applied to the source by hand and the named test failed on it',
+    'kills: each was applied to the source and the named test failed on it (`scripts/mutation-check.mjs`)',
     '(`stryker/killed-since-run.json`); the next run replaces this column with its own count.',
     '',
     table,
