@@ -57,6 +57,32 @@ t.test('a present source identity needs sts:SetSourceIdentity too', async (t) =>
   t.match(analyse(policy, { ...REQUEST, sourceIdentity: undefined }), { verdict: 'violation' }, 'without a source identity, AssumeRole alone suffices')
 })
 
+t.test('each action the request needs is decided on its own', async (t) => {
+  const sourceIp = { StringEquals: { 'aws:SourceIp': '203.0.113.7' } }
+  // AssumeRole is allowed for any ID; whether SetSourceIdentity is depends on the caller's address.
+  t.same(analyse(doc(vendor(undefined, { Action: 'sts:AssumeRole' }), vendor(sourceIp, { Action: 'sts:SetSourceIdentity', Sid: 'FromOffice' }))), {
+    verdict: 'unknown',
+    detail: 'Sid FromOffice may admit another external ID: the condition key aws:SourceIp is not fixed by deputy\'s request (its value is not known in advance)',
+    statement: 'Sid FromOffice'
+  }, 'one action allowed, the other undecided: unknown, naming the undecided statement')
+  t.match(analyse(doc(ours, vendor(sourceIp, { Action: 'sts:AssumeRole' }))), { verdict: 'proved' },
+    'one action undecided, the other refused (nothing allows sts:SetSourceIdentity but for our ID): refused')
+})
+
+t.test('a cap of N lets exactly N through', async (t) => {
+  const decided = analyse(doc(ours))
+  if (decided.verdict !== 'proved') throw new Error('expected a proof')
+  t.match(analyse(doc(ours), REQUEST, { maxCombinations: decided.combinations }), { verdict: 'proved' }, `maxCombinations ${decided.combinations}`)
+  // 5 external-ID classes (ours, two others, none of them, absent) × 25 session-name classes
+  // (the probe's, 23 others, none of them) = 125 request shapes; × 800 statements = the budget.
+  const request = { ...REQUEST, sourceIdentity: undefined }
+  const shapes = vendor({ StringEquals: { 'sts:ExternalId': [OURS, 'id-one', 'id-two'], 'sts:RoleSessionName': Array.from({ length: 23 }, (_, i) => `name${i}`) } })
+  const statements = (n: number): object => doc(shapes, ...Array.from({ length: n - 1 }, () => vendor({ StringEquals: { 'sts:ExternalId': OURS } }, { Action: 'sts:AssumeRole' })))
+  t.equal(125 * 800, MAX_EVALUATIONS)
+  t.not(analyse(statements(800), request).verdict, 'unknown', `125 request shapes × 800 statements = ${MAX_EVALUATIONS} evaluations: decided`)
+  t.match(analyse(statements(801), request), { verdict: 'unknown', detail: /125 request shapes × 801 statements/ }, 'one statement more: the cap')
+})
+
 t.test('caps: the numbers exceeded are in the answer', async (t) => {
   t.same(analyse(doc(ours), REQUEST, { maxCombinations: 2 }), {
     verdict: 'unknown',
