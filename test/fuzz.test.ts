@@ -455,9 +455,16 @@ t.test('fuzzing every route', async (t) => {
 
     if (status >= 400) {
       const contentType = String(res.headers['content-type'] ?? '')
-      if (!contentType.startsWith('application/problem+json')) problems.push(`a ${status} that is not application/problem+json (${contentType})`)
+      // The container-credentials route answers errors as the AWS SDKs read them: {code, message, requestId}.
+      const sdkShaped = route.url.endsWith('/container-credentials')
+      if (sdkShaped) {
+        if (!contentType.startsWith('application/json')) problems.push(`a ${status} that is not application/json (${contentType})`)
+        if (typeof problem.code !== 'string' || !PROBLEM_CODE.test(problem.code)) problems.push(`an SDK error without a stable code: ${JSON.stringify(problem.code)}`)
+        if (typeof problem.message !== 'string' || problem.message === '') problems.push('an SDK error without a message')
+        if (problem.requestId !== requestId) problems.push('an SDK error whose requestId is not the request\'s')
+      } else if (!contentType.startsWith('application/problem+json')) problems.push(`a ${status} that is not application/problem+json (${contentType})`)
       if (typeof body !== 'object' || body === null) problems.push(`a ${status} whose body is not a JSON object`)
-      else {
+      else if (!sdkShaped) {
         if (problem.status !== status) problems.push(`problem status ${JSON.stringify(problem.status)} differs from HTTP ${status}`)
         for (const field of ['type', 'title', 'detail', 'code']) if (typeof problem[field] !== 'string' || problem[field] === '') problems.push(`problem without a ${field}`)
         if (typeof problem.code === 'string' && !PROBLEM_CODE.test(problem.code)) problems.push(`problem code ${problem.code} is not a stable code`)

@@ -61,7 +61,7 @@ t.test('the README\'s first command is the sandbox: `npm start` builds (all of s
   const readme = await readFile(README, 'utf8')
   t.match(readme, /^# deputy\n\n```sh\nnpm ci && npm start {3}# the sandbox/, 'the first command')
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
-  t.equal(pkg.scripts.prestart, 'npm run build')
+  t.equal(pkg.scripts.prestart, 'node scripts/require-node.mjs && npm run build')
   t.equal(pkg.scripts.start, 'node bin/deputy.js serve')
   const build = JSON.parse(await readFile(new URL('../tsconfig.build.json', import.meta.url), 'utf8')) as { include: string[] }
   t.same(build.include, ['src'], 'the build compiles every file under src/, the sandbox included')

@@ -10,6 +10,7 @@ export const DEFAULT_MIN_REMAINING_SECONDS = 300
 /** The response for a session: a fresh one, or a hand-out (reusedAuditEventId set). */
 export function issuedCredentials (held: HeldSession, auditEventId: string, reusedAuditEventId: string | null): IssuedCredentials {
   const { credentials } = held
+  const leftSeconds = (credentials.expiration.getTime() - Date.now()) / 1000
   return {
     credentials: {
       accessKeyId: credentials.accessKeyId,
@@ -17,7 +18,8 @@ export function issuedCredentials (held: HeldSession, auditEventId: string, reus
       sessionToken: credentials.sessionToken,
       expiration: credentials.expiration.toISOString()
     },
-    ttlSeconds: Math.max(0, Math.floor((credentials.expiration.getTime() - Date.now()) / 1000)),
+    // A fresh session reports its duration as before; a hand-out never overstates what is left.
+    ttlSeconds: Math.max(0, reusedAuditEventId === null ? Math.round(leftSeconds) : Math.floor(leftSeconds)),
     assumedRoleArn: held.assumedRoleArn,
     sessionName: held.sessionName,
     sourceIdentity: held.sourceIdentity,
