@@ -198,7 +198,9 @@ const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'A
 
 const rawBody: fc.Arbitrary<Payload> = fc.oneof(
   fc.constantFrom('', '{', '{"a":', '}', 'null', 'true', '[]', '"x"', '1e400', '{"a":1,"a":2}', '\ufeff{}', '{"__proto__":{"admin":true}}',
-    '{"constructor":{"prototype":{"admin":true}}}', `${'['.repeat(3000)}${']'.repeat(3000)}`, `{"name":"${'x'.repeat(70_000)}"}`)
+    '{"constructor":{"prototype":{"admin":true}}}', `${'['.repeat(3000)}${']'.repeat(3000)}`,
+    // Nesting deep enough to overflow any recursive walk, within the 64 KiB body limit.
+    `${'['.repeat(30_000)}${']'.repeat(30_000)}`, `${'{"":'.repeat(12_000)}1${'}'.repeat(12_000)}`, `{"name":${'['.repeat(30_000)}"x"${']'.repeat(30_000)}}`, `{"name":"${'x'.repeat(70_000)}"}`)
     .map((payload): Payload => ({ payload, contentType: 'application/json' })),
   fc.constantFrom(Buffer.from('{"name":"\xff\xfe"}', 'latin1'), Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xc0, 0x80, 0x22, 0x7d]))
     .map((payload): Payload => ({ payload, contentType: 'application/json' })),

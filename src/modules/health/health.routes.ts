@@ -7,11 +7,13 @@ import { AppError } from '../../lib/errors.js'
 const StatusSchema = Type.Object({ status: Type.Literal('ok') })
 
 // Frozen issuance is not unreadiness: deputy is healthy and refuses to issue on purpose, so
-// /readyz stays 200 and says so (only while frozen, so the usual answer is unchanged).
+// /readyz stays 200 and says so (only while frozen, so the usual answer is unchanged). It says
+// only that: the reason is an operator's incident text, for authenticated callers (the freeze's
+// audit event, the 503 issuance_frozen an issuing client receives), not for anyone who can reach
+// a health probe.
 const ReadySchema = Type.Object({
   status: Type.Literal('ok'),
   issuanceFrozen: Type.Optional(Type.Literal(true, { description: 'Present while an operator has frozen issuance (POST /v1/admin/freeze).' })),
-  issuanceFreezeReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   aws: Type.Optional(Type.Literal('emulated', { description: 'Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.' })),
   sandbox: Type.Optional(Type.Object({
     vendorPrincipalArn: Type.String({ description: 'The emulated vendor identity deputy runs as.' }),
@@ -21,7 +23,7 @@ const ReadySchema = Type.Object({
 
 export interface HealthOptions {
   ping: () => Promise<void>
-  issuanceFreeze: () => Promise<{ frozen: boolean, reason: string | null }>
+  issuanceFreeze: () => Promise<{ frozen: boolean }>
   /** Set in the sandbox, where AWS is emulated: /readyz says so. */
   sandbox?: { vendorPrincipalArn: string, customerAwsAccountId: string } | undefined
 }
@@ -45,6 +47,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
       request.log.warn({ err: error }, 'readiness check failed')
       throw new AppError({ status: 503, code: 'database_unavailable', title: 'Service unavailable', detail: 'the database does not answer', headers: { 'retry-after': '5' } })
     }
-    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, issuanceFreezeReason: freeze.reason, ...emulated } : { status: 'ok' as const, ...emulated }
+    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, ...emulated } : { status: 'ok' as const, ...emulated }
   })
 }

@@ -696,7 +696,6 @@ export interface operations {
                          * @enum {boolean}
                          */
                         issuanceFrozen?: true;
-                        issuanceFreezeReason?: string | null;
                         /**
                          * @description Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.
                          * @enum {string}
@@ -4369,7 +4368,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Why issuance stops; shown in /readyz and kept in the audit trail. */
+                    /** @description Why issuance stops; kept in the audit trail and given to clients refused issuance (never in /readyz, which only says issuance is frozen). */
                     reason: string;
                 };
             };

@@ -1,0 +1,36 @@
+// Deeply nested JSON, within the body limit, to every route that reads a body: a 400 problem
+// with a stable code, nothing written. (30,000 nested arrays once overflowed the recursive
+// text check and answered 500 internal_error.)
+import t from 'tap'
+import { ADMIN_TOKEN, buildTestApp } from '../helpers/app.js'
+import { collectRoutes, pathOf } from '../helpers/route-table.js'
+
+const ID = '00000000-0000-4000-8000-000000000000'
+const DEEP = 30_000
+
+const deepArrays = `${'['.repeat(DEEP)}${']'.repeat(DEEP)}`
+const deepObjects = `${'{"":'.repeat(12_000)}1${'}'.repeat(12_000)}`
+// Deep nesting where a route expects a value, inside an otherwise well-shaped body.
+const deepInMember = `{"name":${'['.repeat(DEEP)}"x"${']'.repeat(DEEP)}}`
+
+t.test('deeply nested JSON bodies are 400 invalid_request on every route; nothing written', async (t) => {
+  const { app, database } = await buildTestApp(t, { RATE_LIMIT_MAX: '1000000' })
+  const routes = (await collectRoutes()).filter((r) => r.body !== undefined)
+  t.ok(routes.length > 5, 'routes with a body')
+  const eventsBefore = await database.prisma.auditEvent.count()
+  const customersBefore = await database.prisma.customer.count()
+  for (const route of routes) {
+    const url = pathOf(route, Object.fromEntries(route.params.map((name) => [name, ID])))
+    for (const [what, payload] of [['arrays', deepArrays], ['objects', deepObjects], ['a member', deepInMember]] as const) {
+      t.ok(payload.length < 64 * 1024, 'within the body limit')
+      const res = await app.inject({ method: route.method, url, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload })
+      t.equal(res.statusCode, 400, `${route.key}: deep ${what}`)
+      t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+      t.equal(res.json<{ code: string }>().code, 'invalid_request', `${route.key}: deep ${what}`)
+    }
+  }
+  t.equal(await database.prisma.customer.count(), customersBefore, 'no customer created')
+  // Refusals may be audited as refusals; nothing else.
+  const written = await database.prisma.auditEvent.findMany({ orderBy: { seq: 'asc' }, skip: eventsBefore })
+  t.same(written.filter((e) => e.outcome !== 'denied' && e.outcome !== 'failure').map((e) => e.action), [], 'no state change audited')
+})
