@@ -14,6 +14,7 @@ const StatusSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadySchema = Type.Object({
   status: Type.Literal('ok'),
   issuanceFrozen: Type.Optional(Type.Literal(true, { description: 'Present while an operator has frozen issuance (POST /v1/admin/freeze).' })),
+  auditSealing: Type.Optional(Type.Literal('conservative', { description: 'Present when deputy\'s database role cannot see other roles\' transactions (grant it pg_read_all_stats): the audit sealer passes no gap in seq while such a session is connected, so sealing may lag.' })),
   aws: Type.Optional(Type.Literal('emulated', { description: 'Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.' })),
   sandbox: Type.Optional(Type.Object({
     vendorPrincipalArn: Type.String({ description: 'The emulated vendor identity deputy runs as.' }),
@@ -24,11 +25,13 @@ const ReadySchema = Type.Object({
 export interface HealthOptions {
   ping: () => Promise<void>
   issuanceFreeze: () => Promise<{ frozen: boolean }>
+  /** Whether the audit sealer sees every session's transaction (`conservative` when not): /readyz says so. */
+  auditSealing?: () => Promise<'exact' | 'conservative'>
   /** Set in the sandbox, where AWS is emulated: /readyz says so. */
   sandbox?: { vendorPrincipalArn: string, customerAwsAccountId: string } | undefined
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { ping, issuanceFreeze, sandbox }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { ping, issuanceFreeze, sandbox, auditSealing }) => {
   const emulated = sandbox === undefined ? {} : { aws: 'emulated' as const, sandbox: { vendorPrincipalArn: sandbox.vendorPrincipalArn, customerAwsAccountId: sandbox.customerAwsAccountId } }
   app.get('/healthz', {
     config: { rateLimit: false },
@@ -40,13 +43,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
     schema: { tags: ['health'], operationId: 'readyz', summary: 'The database answers (and whether issuance is frozen, or AWS emulated)', security: [], response: { 200: ReadySchema, ...problemResponses(503) } }
   }, async (request) => {
     let freeze
+    let sealing
     try {
       await ping()
       freeze = await issuanceFreeze()
+      sealing = await auditSealing?.()
     } catch (error) {
       request.log.warn({ err: error }, 'readiness check failed')
       throw new AppError({ status: 503, code: 'database_unavailable', title: 'Service unavailable', detail: 'the database does not answer', headers: { 'retry-after': '5' } })
     }
-    return freeze.frozen ? { status: 'ok' as const, issuanceFrozen: true as const, ...emulated } : { status: 'ok' as const, ...emulated }
+    return {
+      status: 'ok' as const,
+      ...(freeze.frozen ? { issuanceFrozen: true as const } : {}),
+      ...(sealing === 'conservative' ? { auditSealing: sealing } : {}),
+      ...emulated
+    }
   })
 }

@@ -697,6 +697,11 @@ export interface operations {
                          */
                         issuanceFrozen?: true;
                         /**
+                         * @description Present when deputy's database role cannot see other roles' transactions (grant it pg_read_all_stats): the audit sealer passes no gap in seq while such a session is connected, so sealing may lag.
+                         * @enum {string}
+                         */
+                        auditSealing?: "conservative";
+                        /**
                          * @description Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.
                          * @enum {string}
                          */
@@ -4915,6 +4920,8 @@ export interface operations {
                         firstInvalidSeq: string | null;
                         reason: "chain_broken" | "event_missing" | "event_unexpected" | "hash_mismatch" | null;
                         detail: string | null;
+                        /** @description `conservative` when deputy's database role cannot see other roles' transactions (neither superuser nor pg_read_all_stats): the sealer then passes no gap in seq while such a session is connected, so sealing may lag behind; what it seals is still sound. */
+                        sealing: "exact" | "conservative";
                     };
                 };
             };
