@@ -294,10 +294,15 @@ const CREATES: Record<string, string> = {
 
 interface Snapshot { counts: Record<string, number>, seq: string, events: Array<{ action: string, outcome: string, requestId: string | null }> }
 
-const stringsIn = (value: unknown, into: string[] = []): string[] => {
-  if (typeof value === 'string') into.push(value)
-  else if (Array.isArray(value)) for (const item of value) stringsIn(item, into)
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) { into.push(k); stringsIn(v, into) }
+/** Every string and key in a JSON value; iterative, as the bodies sent nest 30,000 deep. */
+const stringsIn = (root: unknown): string[] => {
+  const into: string[] = []
+  const stack = [root]
+  for (let value = stack.pop(); stack.length > 0 || value !== undefined; value = stack.pop()) {
+    if (typeof value === 'string') into.push(value)
+    else if (Array.isArray(value)) stack.push(...value)
+    else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) { into.push(k); stack.push(v) }
+  }
   return into
 }
 
