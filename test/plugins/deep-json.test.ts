@@ -4,6 +4,7 @@
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp } from '../helpers/app.js'
 import { collectRoutes, pathOf } from '../helpers/route-table.js'
+import { buildSandboxApp } from '../helpers/sandbox-app.js'
 
 const ID = '00000000-0000-4000-8000-000000000000'
 const DEEP = 30_000
@@ -33,4 +34,26 @@ t.test('deeply nested JSON bodies are 400 invalid_request on every route; nothin
   // Refusals may be audited as refusals; nothing else.
   const written = await database.prisma.auditEvent.findMany({ orderBy: { seq: 'asc' }, skip: eventsBefore })
   t.same(written.filter((e) => e.outcome !== 'denied' && e.outcome !== 'failure').map((e) => e.action), [], 'no state change audited')
+})
+
+t.test('the sandbox stacks route: a deep JSON body is 400, a deeply nested template is 422 template_invalid', async (t) => {
+  const { app } = await buildSandboxApp(t, { DEPUTY_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN })
+  const url = '/v1/sandbox/accounts/123456789012/stacks'
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }
+  const body = await app.inject({ method: 'POST', url, headers, payload: deepInMember.replace('"name"', '"template"') })
+  t.equal(body.statusCode, 400)
+  t.equal(body.json<{ code: string }>().code, 'invalid_request')
+  // Within the template's 51,200 characters: flow collections and block mappings nested deep.
+  const templates = {
+    'flow sequences': `${'['.repeat(25_000)}${']'.repeat(25_000)}`,
+    'flow mappings': `${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}`,
+    'block mappings': Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1'
+  }
+  for (const [what, template] of Object.entries(templates)) {
+    const res = await app.inject({ method: 'POST', url, headers, payload: JSON.stringify({ template }) })
+    t.equal(res.statusCode, 422, what)
+    t.equal(res.json<{ code: string }>().code, 'template_invalid', what)
+    t.notMatch(res.body, /call stack/i, `${what}: no stack overflow in the answer`)
+    if (what !== 'block mappings') t.match(res.json<{ detail: string }>().detail, /nests too deeply/, what)
+  }
 })
