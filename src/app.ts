@@ -135,7 +135,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
       fastify.log.error({ err: error, session }, 'could not write the credentials.issued audit event; the session AWS issued was dropped, find it in CloudTrail by its access key id')
     }
   })
-  const auditSealer = createAuditSealer({ prisma: database.prisma, sealRepository: services.sealRepository, metrics })
+  const auditSealer = createAuditSealer({ prisma: database.prisma, sealRepository: services.sealRepository, metrics, log: fastify.log })
   fastify.decorate('auditSealer', auditSealer)
   const driftScheduler = createDriftScheduler({ prisma: database.prisma, driftRepository: createDriftRepository(), connections: services.connections, settings: config.drift, sts: { timeoutMs: awsSettings?.stsTimeoutMs ?? 0, retryBudgetMs: awsSettings?.stsRetryBudgetMs ?? 0 }, log: fastify.log })
   fastify.decorate('driftScheduler', driftScheduler)
@@ -194,7 +194,7 @@ export const app = fp<AppOptions>(async function deputyApp (fastify, { config, d
   await fastify.register(refusalAudit, { prisma: database.prisma, audit: services.audit })
 
   await fastify.register(metricsRoutes, { registry: metrics.registry })
-  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings, awsCredentials: sandbox === undefined ? aws?.ownCredentials : undefined })
+  await fastify.register(healthRoutes, { ping: database.ping, issuanceFreeze: services.issuanceFreeze.state, sandbox: sandbox?.settings, auditSealing: auditSealer.sealingMode, awsCredentials: sandbox === undefined ? aws?.ownCredentials : undefined })
   await fastify.register(apiClientsRoutes, { apiClients: services.apiClients })
   await fastify.register(customersRoutes, { customers: services.customers })
   await fastify.register(externalIdsRoutes, { externalIds: services.externalIds })

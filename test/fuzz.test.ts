@@ -198,7 +198,9 @@ const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'A
 
 const rawBody: fc.Arbitrary<Payload> = fc.oneof(
   fc.constantFrom('', '{', '{"a":', '}', 'null', 'true', '[]', '"x"', '1e400', '{"a":1,"a":2}', '\ufeff{}', '{"__proto__":{"admin":true}}',
-    '{"constructor":{"prototype":{"admin":true}}}', `${'['.repeat(3000)}${']'.repeat(3000)}`, `{"name":"${'x'.repeat(70_000)}"}`)
+    '{"constructor":{"prototype":{"admin":true}}}', `${'['.repeat(3000)}${']'.repeat(3000)}`,
+    // Nesting deep enough to overflow any recursive walk, within the 64 KiB body limit.
+    `${'['.repeat(30_000)}${']'.repeat(30_000)}`, `${'{"":'.repeat(12_000)}1${'}'.repeat(12_000)}`, `{"name":${'['.repeat(30_000)}"x"${']'.repeat(30_000)}}`, `{"name":"${'x'.repeat(70_000)}"}`)
     .map((payload): Payload => ({ payload, contentType: 'application/json' })),
   fc.constantFrom(Buffer.from('{"name":"\xff\xfe"}', 'latin1'), Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xc0, 0x80, 0x22, 0x7d]))
     .map((payload): Payload => ({ payload, contentType: 'application/json' })),
@@ -292,10 +294,15 @@ const CREATES: Record<string, string> = {
 
 interface Snapshot { counts: Record<string, number>, seq: string, events: Array<{ action: string, outcome: string, requestId: string | null }> }
 
-const stringsIn = (value: unknown, into: string[] = []): string[] => {
-  if (typeof value === 'string') into.push(value)
-  else if (Array.isArray(value)) for (const item of value) stringsIn(item, into)
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) { into.push(k); stringsIn(v, into) }
+/** Every string and key in a JSON value; iterative, as the bodies sent nest 30,000 deep. */
+const stringsIn = (root: unknown): string[] => {
+  const into: string[] = []
+  const stack = [root]
+  for (let value = stack.pop(); stack.length > 0 || value !== undefined; value = stack.pop()) {
+    if (typeof value === 'string') into.push(value)
+    else if (Array.isArray(value)) stack.push(...value)
+    else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) { into.push(k); stack.push(v) }
+  }
   return into
 }
 

@@ -1,6 +1,7 @@
 // The sandbox as a process: the README's first command (nothing configured) starts the STS
 // emulator inside deputy, prints a banner saying AWS is emulated and, at the first start only, the
-// admin token, which no log line carries; /readyz says so too. Production configuration
+// admin token, which no log line carries; /readyz says so too. The emulator serves no admin
+// interface (it has no authentication, and any local process reaches it). Production configuration
 // (VENDOR_PRINCIPAL_ARN, DATABASE_URL) starts no emulator and serves no sandbox route.
 import { readdir, readFile, readlink, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -63,7 +64,17 @@ t.test('nothing configured: the sandbox, its banner, and the admin token printed
   t.notOk(logLines(output).some((line) => line.includes(token) || line.includes('dpt_')), 'no log line carries the token')
   t.ok(logLines(output).some((line) => line.includes('sandbox: AWS is emulated')), 'the log says AWS is emulated')
   t.same(await readyz(url), { status: 'ok', aws: 'emulated', sandbox: { vendorPrincipalArn: 'arn:aws:iam::111122223333:user/deputy-sandbox', customerAwsAccountId: '123456789012' } }, '/readyz says so')
-  t.equal((await listeningPorts(first.child.pid ?? 0)).length, 2, 'deputy and the STS emulator listen in this one process')
+  const ports = await listeningPorts(first.child.pid ?? 0)
+  t.equal(ports.length, 2, 'deputy and the STS emulator listen in this one process')
+  // Any local process can reach the emulator's port: it must not hand out keys or change roles.
+  const stsPort = ports.find((port) => port !== Number(new URL(url).port))
+  t.match(output, `to the STS emulator inside this process (http://127.0.0.1:${stsPort ?? ''})`, 'the banner names the emulator')
+  const sts = `http://127.0.0.1:${stsPort ?? ''}`
+  const minted = await fetch(`${sts}/_emulator/users`, { method: 'POST', body: JSON.stringify({ arn: 'arn:aws:iam::111122223333:user/deputy-sandbox' }) })
+  t.equal(minted.status, 404, 'no keys from the emulator\'s admin interface')
+  t.notMatch(await minted.text(), /secretAccessKey|accessKeyId/)
+  t.equal((await fetch(`${sts}/_emulator/roles`, { method: 'PUT', body: JSON.stringify({ arn: 'arn:aws:iam::123456789012:role/x', trustPolicy: {} }) })).status, 404, 'no role written')
+  t.equal((await fetch(`${sts}/_emulator/calls`)).status, 404, 'no call record read')
 
   const auth = { authorization: `Bearer ${token}` }
   const clients = await fetch(`${url}/v1/api-clients`, { headers: auth })

@@ -1,21 +1,29 @@
 // Load shedding: when this process has more than it can serve, new requests are refused at once
 // with 503 `overloaded` and Retry-After, before authentication or any database work, instead of
 // queueing until every answer is late. By default the limit is the queue itself: requests in
-// flight past OVERLOAD_MAX_IN_FLIGHT (latency = in flight / throughput). @fastify/under-pressure
-// samples the event loop and memory, which /metrics reports, and sheds on them too when
-// OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, _UTILIZATION_PERCENT, _HEAP_USED_BYTES or _RSS_BYTES is set.
+// flight past OVERLOAD_MAX_IN_FLIGHT (latency = in flight / throughput). The event loop and
+// memory are sampled every OVERLOAD_SAMPLE_INTERVAL_MS (pressure-sampler.ts), which /metrics
+// reports, and shed on too when OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, _UTILIZATION_PERCENT,
+// _HEAP_USED_BYTES or _RSS_BYTES is set: from the sample past its limit to the next one under it.
 // Health and metrics are never shed: a load balancer that sees /healthz fail restarts the
 // process (more load on the others), and one that sees /readyz fail on every overloaded replica
 // at once has nowhere left to send anything; /readyz keeps reporting the database, and the 503s
 // themselves tell clients to back off.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge } from 'prom-client'
 import type { OverloadConfig } from '../config.js'
 import { AppError } from '../lib/errors.js'
 import type { Metrics } from '../metrics.js'
+import { createPressureSampler, type PressureSample, type PressureSampler } from './pressure-sampler.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The load-shedding sampler: tests take a sample at a moment of their choosing. */
+    pressureSampler: PressureSampler
+  }
+}
 
 /** Routes never shed: liveness, readiness and the metrics that show the overload. */
 export const NEVER_SHED = new Set(['/healthz', '/readyz', '/metrics'])
@@ -26,6 +34,15 @@ const REASONS: Record<string, string> = {
   inFlight: 'it is answering OVERLOAD_MAX_IN_FLIGHT requests already',
   heapUsedBytes: 'its heap is past OVERLOAD_MAX_HEAP_USED_BYTES',
   rssBytes: 'its memory is past OVERLOAD_MAX_RSS_BYTES'
+}
+
+/** Which configured limit the sample is past (0: that limit is off), if any. */
+function pastLimit (sample: PressureSample, config: OverloadConfig): string | undefined {
+  if (config.maxEventLoopDelayMs > 0 && sample.eventLoopDelayMs > config.maxEventLoopDelayMs) return 'eventLoopDelay'
+  if (config.maxEventLoopUtilization > 0 && sample.eventLoopUtilization > config.maxEventLoopUtilization) return 'eventLoopUtilization'
+  if (config.maxHeapUsedBytes > 0 && sample.heapUsedBytes > config.maxHeapUsedBytes) return 'heapUsedBytes'
+  if (config.maxRssBytes > 0 && sample.rssBytes > config.maxRssBytes) return 'rssBytes'
+  return undefined
 }
 
 export const overloaded = (reason: string, retryAfterSeconds: number): AppError => new AppError({
@@ -44,22 +61,18 @@ export default fp<{ config: OverloadConfig, metrics: Metrics }>(async function l
     registers: [metrics.registry]
   })
   // Building the app (compiling every route's schemas) stalls the event loop before it listens;
-  // the samples that saw it say nothing about load, so they are ignored until two fresh ones.
-  let settledAt = Number.POSITIVE_INFINITY
-  app.addHook('onReady', async () => { settledAt = Date.now() + 2 * config.sampleIntervalMs })
-  await app.register(underPressure, {
-    sampleInterval: config.sampleIntervalMs,
-    maxEventLoopDelay: config.maxEventLoopDelayMs,
-    maxEventLoopUtilization: config.maxEventLoopUtilization,
-    // Each sample covers the last interval, not the time since start.
-    eventLoopUtilizationMode: 'interval',
-    maxHeapUsedBytes: config.maxHeapUsedBytes,
-    maxRssBytes: config.maxRssBytes,
-    pressureHandler: async (request: FastifyRequest, _reply, type) => {
-      if (NEVER_SHED.has(request.routeOptions.url ?? '') || Date.now() < settledAt) return
-      shed.inc({ reason: type })
-      throw overloaded(type, config.retryAfterSeconds)
-    }
+  // that says nothing about load, so sampling starts afresh when the app is ready.
+  const sampler = createPressureSampler()
+  app.decorate('pressureSampler', sampler)
+  let timer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    sampler.restart()
+    timer = setInterval(() => { sampler.sample() }, config.sampleIntervalMs)
+    timer.unref()
+  })
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    sampler.close()
   })
   const gauge = (name: string, help: string, read: () => number): Gauge => new Gauge({ name, help, registers: [metrics.registry], collect () { this.set(read()) } })
 
@@ -70,6 +83,11 @@ export default fp<{ config: OverloadConfig, metrics: Metrics }>(async function l
   let inFlight = 0
   app.addHook('onRequest', async (request, reply) => {
     if (NEVER_SHED.has(request.routeOptions.url ?? '')) return
+    const pressure = pastLimit(sampler.last(), config)
+    if (pressure !== undefined) {
+      shed.inc({ reason: pressure })
+      throw overloaded(pressure, config.retryAfterSeconds)
+    }
     if (config.maxInFlight > 0 && inFlight >= config.maxInFlight) {
       shed.inc({ reason: 'inFlight' })
       throw overloaded('inFlight', config.retryAfterSeconds)
@@ -81,10 +99,11 @@ export default fp<{ config: OverloadConfig, metrics: Metrics }>(async function l
   gauge('deputy_http_requests_in_flight', 'Requests received and not yet answered (health and metrics excluded), which OVERLOAD_MAX_IN_FLIGHT caps', () => inFlight)
 
   // What the decision is based on, as of the last sample (also with every limit off).
-  const sample = (): ReturnType<FastifyInstance['memoryUsage']> => app.memoryUsage()
-  gauge('deputy_event_loop_delay_seconds', 'Mean event-loop delay over the last load-shedding sample (OVERLOAD_SAMPLE_INTERVAL_MS)', () => sample().eventLoopDelay / 1000)
-  gauge('deputy_event_loop_utilization_ratio', 'Event-loop utilization (0-1) over the last load-shedding sample', () => sample().eventLoopUtilized)
-  gauge('deputy_heap_used_bytes', 'V8 heap in use at the last load-shedding sample', () => sample().heapUsed)
+  const sample = sampler.last
+  // An interval in which the loop never turned (no delay recorded) reads as infinitely late.
+  gauge('deputy_event_loop_delay_seconds', 'Mean event-loop delay over the last load-shedding sample (OVERLOAD_SAMPLE_INTERVAL_MS)', () => Math.min(sample().eventLoopDelayMs, Number.MAX_SAFE_INTEGER) / 1000)
+  gauge('deputy_event_loop_utilization_ratio', 'Event-loop utilization (0-1) over the last load-shedding sample', () => sample().eventLoopUtilization)
+  gauge('deputy_heap_used_bytes', 'V8 heap in use at the last load-shedding sample', () => sample().heapUsedBytes)
   gauge('deputy_resident_memory_bytes', 'Resident set size at the last load-shedding sample', () => sample().rssBytes)
   // What RSS holds besides the JS heap: Buffers and other ArrayBuffers, and memory of native code
   // that V8 is told about, now.

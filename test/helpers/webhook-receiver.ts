@@ -25,12 +25,12 @@ export interface Attempt {
  * with deputy: key = base64 after whsec_, HMAC-SHA256 over id.timestamp.body, `v1,<base64>`
  * among the space-separated signatures, and a timestamp no more than 5 minutes old.
  */
-export function receiverVerifies (secret: string, headers: IncomingHttpHeaders, body: string): boolean {
+export function receiverVerifies (secret: string, headers: IncomingHttpHeaders, body: string, nowSeconds = Date.now() / 1000): boolean {
   const id = headers['webhook-id']
   const timestamp = headers['webhook-timestamp']
   const signatures = headers['webhook-signature']
   if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string') return false
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false
+  if (Math.abs(nowSeconds - Number(timestamp)) > 300) return false
   const key = Buffer.from(secret.slice('whsec_'.length), 'base64')
   const expected = Buffer.from(createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64'))
   return signatures.split(' ').some((entry) => {

@@ -19,7 +19,7 @@ import { ConfigError, loadConfig } from '../../src/config.js'
 import { openPgPool } from '../../src/db/database.js'
 import { NOTIFIED_EVENTS } from '../../src/modules/webhooks/events.js'
 import { DEAD_LETTER_QUEUE, deliveryJobId, queueOf, worstCaseRetrySeconds } from '../../src/modules/webhooks/queues.js'
-import { decodeWebhookSecret, signWebhook, verifyWebhook } from '../../src/modules/webhooks/signature.js'
+import { decodeWebhookSecret, signWebhook } from '../../src/modules/webhooks/signature.js'
 import { ADMIN_TOKEN, buildTestApp, buildTestAppOn, call } from '../helpers/app.js'
 import { interleavingOn } from '../helpers/interleaving.js'
 import { policy, startTestAws, VENDOR_ARN, roleArn } from '../helpers/aws.js'
@@ -59,11 +59,17 @@ t.test('signature: the documented algorithm, round trip and refusals', async (t)
   const signature = signWebhook(key, 'msg_1', now, body)
   t.equal(signature, `v1,${createHmac('sha256', key).update(`msg_1.${now}.${body}`).digest('base64')}`)
   t.ok(receiverVerifies(secret, { 'webhook-id': 'msg_1', 'webhook-timestamp': String(now), 'webhook-signature': `v1,bm9wZQ== ${signature}` }, body), 'one of several signatures matches')
-  t.ok(verifyWebhook(key, { id: 'msg_1', timestamp: String(now), signature, body }))
-  t.notOk(verifyWebhook(key, { id: 'msg_1', timestamp: String(now), signature, body: body + ' ' }), 'a changed body')
-  t.notOk(verifyWebhook(key, { id: 'msg_2', timestamp: String(now), signature, body }), 'another id')
-  t.notOk(verifyWebhook(key, { id: 'msg_1', timestamp: String(now - 301), signature: signWebhook(key, 'msg_1', now - 301, body), body }), 'older than 5 minutes')
-  t.notOk(verifyWebhook(decodeWebhookSecret(newSecret()) ?? key, { id: 'msg_1', timestamp: String(now), signature, body }), 'another secret')
+  // The receiver's check as README.md documents it (its own code, not deputy's): deputy signs
+  // id.timestamp.body, so a replayed delivery cannot take a fresh timestamp.
+  const headers = (id: string, at: number, sig = signWebhook(key, id, at, body)) => ({ 'webhook-id': id, 'webhook-timestamp': String(at), 'webhook-signature': sig })
+  t.ok(receiverVerifies(secret, headers('msg_1', now), body, now))
+  t.notOk(receiverVerifies(secret, headers('msg_1', now), body + ' ', now), 'a changed body')
+  t.notOk(receiverVerifies(secret, headers('msg_2', now, signature), body, now), 'another id')
+  t.notOk(receiverVerifies(secret, headers('msg_1', now + 1, signature), body, now), 'another timestamp under the same signature')
+  t.notOk(receiverVerifies(newSecret(), headers('msg_1', now), body, now), 'another secret')
+  t.ok(receiverVerifies(secret, headers('msg_1', now - 300), body, now), 'signed 5 minutes ago: accepted')
+  t.notOk(receiverVerifies(secret, headers('msg_1', now - 301), body, now), 'older than 5 minutes: refused as a replay')
+  t.notOk(receiverVerifies(secret, headers('msg_1', now + 301), body, now), 'more than 5 minutes ahead: refused')
   t.equal(decodeWebhookSecret(newSecret(23)), undefined, 'fewer than 24 bytes')
   t.equal(decodeWebhookSecret(newSecret(65)), undefined, 'more than 64 bytes')
   t.equal(decodeWebhookSecret(`whsec_${randomBytes(32).toString('base64url').replace(/^./, '-')}`), undefined, 'base64url is not base64')

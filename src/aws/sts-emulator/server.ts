@@ -1,7 +1,9 @@
 // The STS emulator as a real HTTP server: the STS query protocol (form-encoded requests, XML
 // answers, SigV4-signed) on "/", and IAM's GetRole in the same protocol (signed for service iam), and a small JSON admin interface under "/_emulator/" for
 // creating principals and roles, injecting faults and reading the call record. It binds to
-// loopback by default: the admin interface has no authentication.
+// loopback by default: the admin interface has no authentication, so any process on the machine
+// could mint keys or rewrite roles with it. Tests and benchmarks want it; the sandbox drives its
+// emulator in-process and starts it with `admin: false` (no admin route is served).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createStsEmulator, faultProblem, StsError, type Fault, type Principal, type StsEmulator } from './emulator.js'
@@ -139,11 +141,24 @@ export interface RunningStsEmulator {
   close(): Promise<void>
 }
 
-export async function startStsEmulator (options: { port?: number, host?: string, emulator?: StsEmulator } = {}): Promise<RunningStsEmulator> {
+export interface StsEmulatorOptions {
+  port?: number
+  host?: string
+  emulator?: StsEmulator
+  /** Serve the unauthenticated /_emulator/ admin interface (default true). */
+  admin?: boolean
+}
+
+async function noAdmin (_emulator: StsEmulator, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  send(res, 404, 'application/json', JSON.stringify({ error: 'this emulator serves no admin interface' }))
+}
+
+export async function startStsEmulator (options: StsEmulatorOptions = {}): Promise<RunningStsEmulator> {
   const emulator = options.emulator ?? createStsEmulator()
+  const admin = options.admin === false ? noAdmin : handleAdmin
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://emulator')
-    const handler = url.pathname.startsWith('/_emulator/') ? handleAdmin : handleSts
+    const handler = url.pathname.startsWith('/_emulator/') ? admin : handleSts
     handler(emulator, req, res, url).catch((error: unknown) => {
       if (!res.headersSent) send(res, 500, 'text/xml', errorXml('Receiver', 'InternalFailure', (error as Error).message, emulator.newRequestId()))
     })

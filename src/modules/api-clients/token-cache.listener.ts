@@ -42,6 +42,8 @@ export async function startTokenCache (app: FastifyInstance, database: Pick<Data
     onNotify: (payload) => {
       if (!payload.startsWith(HEARTBEAT_PREFIX)) {
         cache.invalidate(payload)
+        // Until this moment this process may still have served the client's cached tokens.
+        app.log.debug({ apiClientId: payload }, 'API client changed: its cached tokens are dropped')
         return
       }
       if (payload !== heartbeat) return

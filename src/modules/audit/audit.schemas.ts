@@ -78,7 +78,8 @@ export const AuditIntegritySchema = Type.Object({
   checkedEvents: Type.Integer({ minimum: 0, description: 'Events whose content this check recomputed.' }),
   firstInvalidSeq: Type.Union([Type.String(), Type.Null()], { description: 'The first event that no longer matches its seal.' }),
   reason: Type.Union([Type.Literal('chain_broken'), Type.Literal('event_missing'), Type.Literal('event_unexpected'), Type.Literal('hash_mismatch'), Type.Null()]),
-  detail: Type.Union([Type.String(), Type.Null()])
+  detail: Type.Union([Type.String(), Type.Null()]),
+  sealing: Type.Union([Type.Literal('exact'), Type.Literal('conservative')], { description: '`conservative` when deputy\'s database role cannot see other roles\' transactions (neither superuser nor pg_read_all_stats): the sealer then passes no gap in seq while such a session is connected, so sealing may lag behind; what it seals is still sound.' })
 }, { additionalProperties: false })
 
 export type AuditExportQuery = Static<typeof AuditExportQuerySchema>

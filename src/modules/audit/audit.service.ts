@@ -134,7 +134,8 @@ export function createAuditService (deps: AuditServiceDeps) {
         checkedEvents: report.checkedEvents,
         firstInvalidSeq: report.firstInvalidSeq?.toString() ?? null,
         reason: report.reason,
-        detail: report.detail
+        detail: report.detail,
+        sealing: report.sealing
       }
     },
     async list (caller: Caller, query: AuditQuery): Promise<Page<AuditEventView> & { actorNames: Record<string, string> }> {

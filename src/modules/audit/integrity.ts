@@ -20,7 +20,15 @@ export interface IntegrityReport {
   firstInvalidSeq: bigint | null
   reason: IntegrityReason | null
   detail: string | null
+  /**
+   * `conservative` when this database role cannot see other roles' transactions (neither
+   * superuser nor pg_read_all_stats): the sealer then passes no gap while such a session is
+   * connected, so sealing may lag; what is sealed is still sound.
+   */
+  sealing: SealingMode
 }
+
+export type SealingMode = 'exact' | 'conservative'
 
 interface Watermark { sealId: bigint, throughSeq: bigint, hash: string }
 
@@ -52,8 +60,9 @@ export function createAuditIntegrity (deps: { prisma: PrismaClient, sealReposito
       let prevHash = start?.hash ?? GENESIS_HASH
       let checkedEvents = 0
       let last: Watermark | null = start
+      const sealing: SealingMode = await repo.seesEveryTransaction(prisma) ? 'exact' : 'conservative'
       const broken = (seq: bigint, reason: IntegrityReason, detail: string): IntegrityReport =>
-        ({ ok: false, sealedThroughSeq: last?.throughSeq ?? null, checkedEvents, firstInvalidSeq: seq, reason, detail })
+        ({ ok: false, sealedThroughSeq: last?.throughSeq ?? null, checkedEvents, firstInvalidSeq: seq, reason, detail, sealing })
 
       for (;;) {
         const seals = await repo.sealsAfter(prisma, afterId, SEALS_PER_READ)
@@ -91,7 +100,7 @@ export function createAuditIntegrity (deps: { prisma: PrismaClient, sealReposito
         }
       }
       verified = last
-      return { ok: true, sealedThroughSeq: last?.throughSeq ?? null, checkedEvents, firstInvalidSeq: null, reason: null, detail: null }
+      return { ok: true, sealedThroughSeq: last?.throughSeq ?? null, checkedEvents, firstInvalidSeq: null, reason: null, detail: null, sealing }
     }
   }
 }

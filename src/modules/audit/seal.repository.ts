@@ -35,14 +35,27 @@ export function createSealRepository () {
       return row.now
     },
     /**
-     * When the oldest transaction still open in this database, other than the caller's, began;
-     * null when there is none. Needs a role that can see the other sessions' xact_start (the
-     * same role as the writers, or pg_read_all_stats). PGlite has one connection: always null.
+     * When the oldest transaction still open in this database, other than the caller's, began
+     * (null when there is none), and how many other sessions in this database hide theirs. A
+     * role sees another role's xact_start only as a superuser or with pg_read_all_stats; without,
+     * those sessions show "<insufficient privilege>" and a null xact_start, and may hold a seq.
+     * PGlite has one connection: always null and none hidden.
      */
-    async oldestOtherTransaction (db: Db): Promise<Date | null> {
-      const [row] = await db.$queryRaw<Array<{ oldest: Date | null }>>`SELECT min(xact_start) AS oldest FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND datname = current_database() AND xact_start IS NOT NULL`
-      return row?.oldest ?? null
+    async oldestOtherTransaction (db: Db): Promise<{ oldest: Date | null, hidden: number }> {
+      const [row] = await db.$queryRaw<Array<{ oldest: Date | null, hidden: number }>>`SELECT min(xact_start) AS oldest,
+          (count(*) FILTER (WHERE query = '<insufficient privilege>'))::int AS hidden
+        FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()`
+      return { oldest: row?.oldest ?? null, hidden: row?.hidden ?? 0 }
+    },
+    /**
+     * Whether this role sees every session's transaction start (a superuser, or a member of
+     * pg_read_all_stats). When it does not, the sealer seals conservatively: it passes no gap
+     * while a session it cannot see is connected to this database.
+     */
+    async seesEveryTransaction (db: Db): Promise<boolean> {
+      const [row] = await db.$queryRaw<Array<{ sees: boolean }>>`SELECT (r.rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')) AS sees
+        FROM pg_roles r WHERE r.rolname = current_user`
+      return row?.sees === true
     },
     lastSeal (db: Db): Promise<AuditSealRow | null> {
       return db.auditSeal.findFirst({ orderBy: { throughSeq: 'desc' } })

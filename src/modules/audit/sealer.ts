@@ -11,9 +11,16 @@
 // deleted event. One seal per event: a check can then name the exact event that no longer
 // matches, which a seal over many events could not without a per-event hash column.
 //
+// Seeing "no other transaction" needs a role that sees every session's xact_start (superuser or
+// pg_read_all_stats): other roles' sessions show a null one. A session the sealer cannot see
+// counts as an open transaction that began before t0, so no gap is passed while one is connected
+// to this database (the conservative mode /readyz and the integrity report name).
+//
 // Replicas take turns through a transaction-scoped advisory lock; writers never wait on it.
+import type { FastifyBaseLogger } from 'fastify'
 import type { PrismaClient } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
+import type { SealingMode } from './integrity.js'
 import { GENESIS_HASH, eventHash, sealHash } from './seal-hash.js'
 import type { NewSeal, SealRepository } from './seal.repository.js'
 
@@ -36,10 +43,22 @@ interface Gap {
   seenAt: Date
 }
 
-export function createAuditSealer (deps: { prisma: PrismaClient, sealRepository: SealRepository, metrics?: Metrics, batchSize?: number }) {
+export function createAuditSealer (deps: { prisma: PrismaClient, sealRepository: SealRepository, metrics?: Metrics, batchSize?: number, log?: Pick<FastifyBaseLogger, 'warn'> }) {
   const { prisma, sealRepository: repo, metrics } = deps
   const batchSize = deps.batchSize ?? 1000
   let gaps: Gap[] = []
+  let mode: SealingMode | undefined
+
+  /** Checked once (at the first run, or /readyz's first answer), kept for the life of the process. */
+  async function sealingMode (): Promise<SealingMode> {
+    if (mode !== undefined) return mode
+    const checked: SealingMode = await repo.seesEveryTransaction(prisma) ? 'exact' : 'conservative'
+    if (mode === undefined && checked === 'conservative') {
+      deps.log?.warn('audit sealing is conservative: this database role cannot see other roles\' transactions (grant it pg_read_all_stats); the sealer passes no gap in seq while such a session is connected to the database')
+    }
+    mode = checked
+    return mode
+  }
 
   const seenAt = (from: bigint, to: bigint): Date | undefined => gaps.find((g) => g.from <= from && to <= g.to)?.seenAt
 
@@ -54,7 +73,7 @@ export function createAuditSealer (deps: { prisma: PrismaClient, sealRepository:
       const lastSeq = rows.at(-1)?.seq
       if (lastSeq === undefined) return { locked: true, sealed: 0, through: last?.throughSeq ?? null, waitingForSeq: null }
 
-      let horizon: Date | null = null
+      let horizon: { oldest: Date | null, hidden: number } = { oldest: null, hidden: 0 }
       let expected = prevThrough + 1n
       const missing: Array<[bigint, bigint]> = []
       for (const row of rows) {
@@ -76,7 +95,7 @@ export function createAuditSealer (deps: { prisma: PrismaClient, sealRepository:
       for (const row of rows) {
         if (row.seq > prevThrough + 1n) {
           const since = seenAt(prevThrough + 1n, row.seq - 1n)
-          if (since === undefined || (horizon !== null && horizon < since)) {
+          if (since === undefined || horizon.hidden > 0 || (horizon.oldest !== null && horizon.oldest < since)) {
             waitingForSeq = prevThrough + 1n
             break
           }
@@ -94,7 +113,9 @@ export function createAuditSealer (deps: { prisma: PrismaClient, sealRepository:
 
   return {
     /** Seals everything it safely can (in transactions of batchSize events), then updates the lag gauges. */
+    sealingMode,
     async runOnce (): Promise<SealRun> {
+      await sealingMode()
       let sealed = 0
       let batch = await sealBatch()
       sealed += batch.sealed

@@ -9,7 +9,7 @@ export const IssuanceFreezeSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const FreezeSchema = Type.Object({
-  reason: Type.String({ minLength: 3, maxLength: 500, description: 'Why issuance stops; shown in /readyz and kept in the audit trail.' })
+  reason: Type.String({ minLength: 3, maxLength: 500, description: 'Why issuance stops; kept in the audit trail and given to clients refused issuance (never in /readyz, which only says issuance is frozen).' })
 }, { additionalProperties: false })
 
 export const UnfreezeSchema = Type.Object({}, { additionalProperties: false })

@@ -31,7 +31,12 @@ function instantiate (input: ApplyStackInput, pseudo: { accountId: string, parti
   } catch (error) {
     // TemplateError (CloudFormation's refusals), YAMLError (not YAML), or a template whose shape
     // the resolver cannot follow: all of them say something about the input, not about deputy.
-    const reason = error instanceof YAMLError ? `the template is not valid YAML: ${error.message}` : (error as Error).message
+    // A template nested thousands deep overflows the YAML parser's recursion (a RangeError, which
+    // the parser may wrap in a YAMLError): said as such, not in the engine's words.
+    const message = (error as Error).message
+    const reason = error instanceof RangeError || /call stack/i.test(message)
+      ? 'the template nests too deeply to read'
+      : error instanceof YAMLError ? `the template is not valid YAML: ${message}` : message
     throw templateInvalid(reason)
   }
 }

@@ -57,7 +57,9 @@ export async function claimSandboxDataDir (dataDir: string): Promise<void> {
 }
 
 export async function startSandbox (settings: SandboxConfig): Promise<Sandbox> {
-  const running = await startStsEmulator({ host: '127.0.0.1', port: 0 })
+  // No admin interface: it has no authentication, and any local process could have minted
+  // vendor keys or rewritten roles with it. The sandbox drives the emulator in-process.
+  const running = await startStsEmulator({ host: '127.0.0.1', port: 0, admin: false })
   const credentials = running.emulator.createUser(settings.vendorPrincipalArn)
   let adminToken: string | undefined
   return {

@@ -719,9 +719,13 @@ export interface operations {
                          * @enum {boolean}
                          */
                         issuanceFrozen?: true;
-                        issuanceFreezeReason?: string | null;
                         /** @description Only for a caller that sends an API token with `metrics:read`: whether deputy's own AWS credentials are long-term access keys (AKIA...) or temporary credentials of a role. */
                         awsCredentials?: "long_term" | "temporary";
+                        /**
+                         * @description Present when deputy's database role cannot see other roles' transactions (grant it pg_read_all_stats): the audit sealer passes no gap in seq while such a session is connected, so sealing may lag.
+                         * @enum {string}
+                         */
+                        auditSealing?: "conservative";
                         /**
                          * @description Present in the sandbox only: AWS is the STS emulator inside deputy; no call reaches AWS.
                          * @enum {string}
@@ -3932,7 +3936,7 @@ export interface operations {
                                         /** @description The vendor principal: one IAM role or user, never an account root. */
                                         AWS: string;
                                     };
-                                    /** @description `sts:AssumeRole`, and `sts:SetSourceIdentity` when deputy sets a source identity on sessions. */
+                                    /** @description `sts:AssumeRole`, `sts:SetSourceIdentity` when deputy sets a source identity on sessions, and `sts:TagSession` when it tags them (SESSION_TAGS). */
                                     Action: string[];
                                     Condition: {
                                         StringEquals: {
@@ -4779,7 +4783,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Why issuance stops; shown in /readyz and kept in the audit trail. */
+                    /** @description Why issuance stops; kept in the audit trail and given to clients refused issuance (never in /readyz, which only says issuance is frozen). */
                     reason: string;
                 };
             };
@@ -5330,6 +5334,8 @@ export interface operations {
                         firstInvalidSeq: string | null;
                         reason: "chain_broken" | "event_missing" | "event_unexpected" | "hash_mismatch" | null;
                         detail: string | null;
+                        /** @description `conservative` when deputy's database role cannot see other roles' transactions (neither superuser nor pg_read_all_stats): the sealer then passes no gap in seq while such a session is connected, so sealing may lag behind; what it seals is still sound. */
+                        sealing: "exact" | "conservative";
                     };
                 };
             };

@@ -1,11 +1,11 @@
 // While issuance is frozen (POST /v1/admin/freeze), every page says so. /readyz is public and
-// carries the freeze, so the banner works for any token; it is polled, as a freeze can start
+// carries the freeze flag (not its reason, which is in the audit trail), so the banner works for
+// any token; it is polled, as a freeze can start
 // from another operator's console or a script at any time.
 import { useEffect, useState } from 'preact/hooks'
 import { readiness } from '../api/sandbox'
 import { ApiProblem } from '../api/problem'
 import type { Readiness } from '../api/types'
-import { Clamp } from './clip'
 
 const POLL_MS = 10_000
 
@@ -56,8 +56,7 @@ export function FreezeBanner ({ ready }: { ready: Readiness | undefined }) {
   if (ready?.issuanceFrozen !== true) return null
   return (
     <div class='banner banner-frozen' role='status'>
-      <strong>Credential issuance is frozen.</strong> deputy refuses every credential request until an operator unfreezes it.
-      {ready.issuanceFreezeReason !== undefined && ready.issuanceFreezeReason !== null && <Clamp text={`Reason: “${ready.issuanceFreezeReason}”.`} title={ready.issuanceFreezeReason} />}
+      <strong>Credential issuance is frozen.</strong> deputy refuses every credential request until an operator unfreezes it; the reason is in the audit trail (<code>issuance.frozen</code>).
     </div>
   )
 }
