@@ -112,9 +112,16 @@ export function isDatabaseUnavailable (error: unknown): boolean {
 export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
   reply.header('x-request-id', request.id)
-  sendProblem(request, reply, tooLong
+  const problem = tooLong
     ? { status: 414, code: 'path_parameter_too_long', title: 'URI too long', detail: 'a path parameter is longer than 100 characters' }
-    : { status: 400, code: 'malformed_url', title: 'Bad request', detail: 'the request path is not valid percent-encoding' })
+    : { status: 400, code: 'malformed_url', title: 'Bad request', detail: 'the request path is not valid percent-encoding' }
+  // No route ran, so the container-credentials route's own dialect is applied here by its path.
+  if (/\/container-credentials$/.test(request.url.split('?')[0] ?? '')) {
+    reply.status(problem.status).header('cache-control', 'no-store').type('application/json; charset=utf-8')
+      .send({ code: problem.code, message: problem.detail, requestId: request.id })
+    return
+  }
+  sendProblem(request, reply, problem)
 }
 
 /**

@@ -17,10 +17,13 @@ export function interleavingOn (databaseUrl: string) {
 
   return {
     sql,
-    /** Waits until some statement sleeps in pg_sleep (a trigger holding its transaction open). */
+    /**
+     * Waits until some statement of this test's database sleeps in pg_sleep (a trigger holding its
+     * transaction open); other test files running beside it sleep in their own databases.
+     */
     async sleeping (): Promise<boolean> {
       for (let i = 0; i < 200; i++) {
-        const { rows } = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+        const { rows } = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")
         if ((rows[0] as { n: number }).n > 0) return true
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
