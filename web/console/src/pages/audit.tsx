@@ -168,16 +168,26 @@ function useCustomerNames (events: AuditEvent[] | undefined, filtered: string | 
 // A token without admin is refused the check (and the refusal is audited): ask once per session.
 const INTEGRITY_FORBIDDEN = 'deputy.console.integrity-forbidden'
 
+async function askIntegrity (full: boolean) {
+  try {
+    return await unwrap(api.GET('/v1/audit-events/integrity', { params: { query: { full } } }))
+  } catch (error) {
+    if (error instanceof ApiProblem && error.status === 403) sessionStorage.setItem(INTEGRITY_FORBIDDEN, '1')
+    throw error
+  }
+}
+
+// A page that mounts twice while the first answer is still on its way shares that one request
+// (two would be two audited refusals for a token without admin).
+let pendingCheck: ReturnType<typeof askIntegrity> | undefined
+
 function Integrity () {
   const [full, setFull] = useState(false)
   const check = useLoad(async () => {
-    if (sessionStorage.getItem(INTEGRITY_FORBIDDEN) !== null && !full) return undefined
-    try {
-      return await unwrap(api.GET('/v1/audit-events/integrity', { params: { query: { full } } }))
-    } catch (error) {
-      if (error instanceof ApiProblem && error.status === 403) sessionStorage.setItem(INTEGRITY_FORBIDDEN, '1')
-      throw error
-    }
+    if (full) return await askIntegrity(true)
+    if (sessionStorage.getItem(INTEGRITY_FORBIDDEN) !== null) return undefined
+    pendingCheck ??= askIntegrity(false).finally(() => { pendingCheck = undefined })
+    return await pendingCheck
   }, [full])
   if (!check.loading && check.data === undefined && check.problem === undefined) {
     return <section class='integrity' aria-label='Integrity'><p class='muted'>Checking the hash chain needs an admin token: the seals cover every customer's events.</p></section>
